@@ -1,0 +1,116 @@
+// Members: a user's role in a workspace. A workspace always keeps at least one owner.
+import { audit } from '../audit/audit-log.ts';
+import type { Actor, Core } from '../core/core.ts';
+import { CoreError, invalid, notFound } from '../core/core.ts';
+import type { Db } from '../db/database.ts';
+import { sendMagicLink } from './magic-links.ts';
+import { type Grantee, type Role, canAssignRole, isRole } from './roles.ts';
+import { ensureUser } from './users.ts';
+
+export async function roleOf(db: Db, workspaceId: string, userId: string): Promise<Role | null> {
+  const row = await db
+    .selectFrom('memberships')
+    .innerJoin('workspaces', 'workspaces.id', 'memberships.workspace_id')
+    .select('memberships.role')
+    .where('memberships.workspace_id', '=', workspaceId)
+    .where('memberships.user_id', '=', userId)
+    .where('workspaces.closed_at', 'is', null)
+    .executeTakeFirst();
+  return row && isRole(row.role) ? row.role : null;
+}
+
+export async function listMembers(db: Db, workspaceId: string) {
+  const rows = await db
+    .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
+    .select(['users.id', 'users.email', 'users.name', 'memberships.role', 'memberships.created_at'])
+    .where('memberships.workspace_id', '=', workspaceId)
+    .orderBy('memberships.created_at')
+    .orderBy('users.id')
+    .execute();
+  return rows.map(memberJson);
+}
+
+function memberJson(r: { id: string; email: string; name: string | null; role: string; created_at: number }) {
+  return { object: 'member' as const, id: r.id, email: r.email, name: r.name, role: r.role, created_at: new Date(r.created_at).toISOString() };
+}
+
+function checkRole(role: unknown): Role {
+  if (!isRole(role)) throw invalid('role must be one of owner, admin, developer, viewer');
+  return role;
+}
+
+function assertMayAssign(actorRole: Grantee, role: Role): void {
+  if (!canAssignRole(actorRole, role)) throw new CoreError(403, 'invalid_access', `Your role (${actorRole}) cannot grant or take away the ${role} role`);
+}
+
+/** Adds a user (created if new) to the workspace, and mails them a sign-in link. */
+export async function inviteMember(core: Core, actor: Actor, actorRole: Grantee, workspaceId: string, input: { email: string; role: unknown }) {
+  const role = checkRole(input.role);
+  assertMayAssign(actorRole, role);
+  const member = await core.store.transaction(async (tx) => {
+    const { user } = await ensureUser(core, tx, input.email);
+    const existing = await tx
+      .selectFrom('memberships')
+      .select('role')
+      .where('workspace_id', '=', workspaceId)
+      .where('user_id', '=', user.id)
+      .executeTakeFirst();
+    if (existing) throw new CoreError(409, 'validation_error', `${user.email} is already a member of this workspace`);
+    const now = core.clock.now();
+    await tx.insertInto('memberships').values({ workspace_id: workspaceId, user_id: user.id, role, created_at: now }).execute();
+    await audit(core, actor, { workspaceId, action: 'member.invited', targetType: 'user', targetId: user.id, data: { email: user.email, role } }, tx);
+    return memberJson({ id: user.id, email: user.email, name: user.name, role, created_at: now });
+  });
+  await sendMagicLink(core, member.email, { reason: 'invite', workspaceId });
+  return member;
+}
+
+async function membership(db: Db, workspaceId: string, userId: string) {
+  const row = await db
+    .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
+    .select(['users.id', 'users.email', 'users.name', 'memberships.role', 'memberships.created_at'])
+    .where('memberships.workspace_id', '=', workspaceId)
+    .where('memberships.user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row) throw notFound('Member');
+  return row;
+}
+
+async function assertOtherOwnerRemains(db: Db, workspaceId: string, userId: string): Promise<void> {
+  const others = await db
+    .selectFrom('memberships')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('workspace_id', '=', workspaceId)
+    .where('role', '=', 'owner')
+    .where('user_id', '!=', userId)
+    .executeTakeFirstOrThrow();
+  if (Number(others.n) === 0) throw new CoreError(422, 'validation_error', 'A workspace must keep at least one owner');
+}
+
+export async function changeRole(core: Core, actor: Actor, actorRole: Grantee, workspaceId: string, userId: string, rawRole: unknown) {
+  const role = checkRole(rawRole);
+  return core.store.transaction(async (tx) => {
+    const m = await membership(tx, workspaceId, userId);
+    assertMayAssign(actorRole, role);
+    assertMayAssign(actorRole, m.role as Role);
+    if (m.role === 'owner' && role !== 'owner') await assertOtherOwnerRemains(tx, workspaceId, userId);
+    await tx.updateTable('memberships').set({ role }).where('workspace_id', '=', workspaceId).where('user_id', '=', userId).execute();
+    await audit(core, actor, { workspaceId, action: 'member.role_changed', targetType: 'user', targetId: userId, data: { from: m.role, to: role } }, tx);
+    return memberJson({ ...m, role });
+  });
+}
+
+export async function removeMember(core: Core, actor: Actor, actorRole: Grantee, workspaceId: string, userId: string) {
+  return core.store.transaction(async (tx) => {
+    const m = await membership(tx, workspaceId, userId);
+    assertMayAssign(actorRole, m.role as Role);
+    if (m.role === 'owner') await assertOtherOwnerRemains(tx, workspaceId, userId);
+    await tx.deleteFrom('memberships').where('workspace_id', '=', workspaceId).where('user_id', '=', userId).execute();
+    // A removed member's sessions must stop acting in this workspace at once.
+    await tx.updateTable('sessions').set({ workspace_id: null }).where('user_id', '=', userId).where('workspace_id', '=', workspaceId).execute();
+    await audit(core, actor, { workspaceId, action: 'member.removed', targetType: 'user', targetId: userId, data: { email: m.email, role: m.role } }, tx);
+    return { object: 'member' as const, id: userId, deleted: true };
+  });
+}

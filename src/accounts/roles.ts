@@ -1,0 +1,37 @@
+// Who may do what: the one table of permissions. Members act with their role; an API key with
+// full_access acts as an admin, a sending_access key may only send.
+export const ROLES = ['owner', 'admin', 'developer', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The actor kinds a permission can be granted to: the four member roles plus the sending-only key. */
+export type Grantee = Role | 'sender';
+
+export const PERMISSIONS = {
+  'workspace:read':   ['owner', 'admin', 'developer', 'viewer'],
+  'workspace:update': ['owner', 'admin'],
+  'workspace:close':  ['owner'],
+  'members:read':     ['owner', 'admin', 'developer', 'viewer'],
+  'members:manage':   ['owner', 'admin'],
+  'api_keys:read':    ['owner', 'admin', 'developer', 'viewer'],
+  'api_keys:manage':  ['owner', 'admin', 'developer'],
+  'audit:read':       ['owner', 'admin'],
+  'domains:read':     ['owner', 'admin', 'developer', 'viewer'],
+  'domains:manage':   ['owner', 'admin', 'developer'],
+  'emails:read':      ['owner', 'admin', 'developer', 'viewer'],
+  'emails:send':      ['owner', 'admin', 'developer', 'sender'],
+} as const satisfies Record<string, readonly Grantee[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function can(who: Grantee, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly Grantee[]).includes(who);
+}
+
+export function isRole(s: unknown): s is Role {
+  return typeof s === 'string' && (ROLES as readonly string[]).includes(s);
+}
+
+/** Only an owner may grant or take away the owner role. */
+export function canAssignRole(actor: Grantee, role: Role): boolean {
+  return role === 'owner' ? actor === 'owner' : can(actor, 'members:manage');
+}

@@ -1,0 +1,97 @@
+// The `mailstack` command. Every administrative task has a command here; each opens the same core
+// the server uses, so they work beside a running server on the same data folder or database.
+import { Command } from 'commander';
+import { SettingsError, loadSettings, type Settings } from '../config/settings.ts';
+import { CoreError } from '../core/core.ts';
+import { type Platform, startPlatform } from '../platform.ts';
+import { printJson, withCore } from './context.ts';
+import { adminCommands } from './admin.ts';
+import { rotateKeys } from './rotate-keys.ts';
+import { setup } from './setup.ts';
+
+const program = new Command('mailstack')
+  .description('Mailstack: a self-hostable email platform')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+function settings(): Settings {
+  return loadSettings();
+}
+
+program
+  .command('start')
+  .description('start every service on this node')
+  .action(async () => {
+    const s = settings();
+    let platform: Platform;
+    try {
+      platform = await startPlatform(s);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { port?: number };
+      if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+        throw new Error(`cannot listen on ${s.listenAddress}:${s.httpPort} (${e.code === 'EADDRINUSE' ? 'already in use' : 'permission denied'}); set MAILSTACK_HTTP_PORT to another port`);
+      }
+      throw err;
+    }
+    const shutdown = (signal: string) => {
+      platform.core.log.info({ signal }, 'shutting down');
+      platform.stop().then(
+        () => process.exit(0),
+        (err) => {
+          platform.core.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('setup')
+  .description('create (or reuse) a user and workspace and print a new full-access API key as JSON')
+  .requiredOption('--email <email>', 'the owner\'s email address')
+  .requiredOption('--workspace <name>', 'the workspace name')
+  .option('--password <password>', 'set this password for the user')
+  .action(async (opts: { email: string; workspace: string; password?: string }) => {
+    const out = await withCore((core) => setup(core, opts));
+    printJson(out);
+  });
+
+program
+  .command('migrate')
+  .description('apply database migrations and exit')
+  .action(async () => {
+    const s = settings();
+    const { openStore } = await import('../db/database.ts');
+    const { migrateToLatest } = await import('../db/migrate.ts');
+    const store = openStore(s.databaseUrl);
+    try {
+      const report = await migrateToLatest(store.db);
+      printJson({ store: s.store, applied: report.applied, current: report.current });
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command('keys')
+  .description('master key tasks')
+  .command('rotate')
+  .description('generate a new master key and re-encrypt every stored secret under it')
+  .action(async () => {
+    await rotateKeys(settings());
+  });
+
+adminCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof SettingsError) {
+    process.stderr.write(`mailstack: invalid setting: ${err.message}\n`);
+    process.exit(2);
+  }
+  const message = err instanceof CoreError || err instanceof Error ? err.message : String(err);
+  process.stderr.write(`mailstack: ${message}\n`);
+  if (process.env.MAILSTACK_LOG_LEVEL === 'debug' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,281 @@
+// Settings: read once at start from MAILSTACK_* environment variables and, optionally, a JSON
+// file named by MAILSTACK_CONFIG (same keys; the environment wins). Every value is validated here,
+// and a bad one becomes a SettingsError whose message is one line naming the variable and what it
+// expects. Nothing else in the code reads process.env.
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import path from 'node:path';
+import { parseDuration } from '../core/duration.ts';
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+export interface Settings {
+  dataDir: string;
+  databaseUrl: string;
+  /** `sqlite` unless the database URL is postgres:// or postgresql:// */
+  store: 'sqlite' | 'postgres';
+  hostname: string;
+  listenAddress: string;
+  publicUrl: string;
+  trustProxy: boolean;
+  httpPort: number;
+  smtpPort: number;
+  submissionPort: number;
+  submissionsPort: number;
+  imapPort: number;
+  imapsPort: number;
+  pop3Port: number;
+  pop3sPort: number;
+  dnsServers: { host: string; port: number }[];
+  smarthost: SmarthostSettings | null;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  masterKey: Buffer | null;
+  /** Older master keys still accepted for decryption while a rotation is rolled out. */
+  masterKeysPrevious: Buffer[];
+  httpBodyLimit: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  allowSignup: boolean;
+  mailFrom: string;
+  loginMaxFailures: number;
+  loginLockoutMs: number;
+  loginIpMaxFailures: number;
+  workerConcurrency: number;
+  workerPollMs: number;
+  jobLeaseMs: number;
+  shutdownTimeoutMs: number;
+  sessionTtlMs: number;
+}
+
+export interface SmarthostSettings {
+  url: string;
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string | null;
+  pass: string | null;
+}
+
+type Source = Record<string, string | undefined>;
+
+const PREFIX = 'MAILSTACK_';
+
+/** Builds settings from an environment (process.env by default). Throws SettingsError. */
+export function loadSettings(env: Source = process.env, cwd = process.cwd()): Settings {
+  const src = withConfigFile(env, cwd);
+  const get = (name: string): string | undefined => {
+    const v = src[PREFIX + name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const dataDir = path.resolve(cwd, get('DATA_DIR') ?? 'data');
+  const databaseUrl = get('DATABASE_URL') ?? `sqlite:${path.join(dataDir, 'mailstack.db')}`;
+  const store = parseStore(databaseUrl);
+  const hostname = parseHostname(get('HOSTNAME') ?? osHostname());
+  const httpPort = port(get, 'HTTP_PORT', 8080);
+  const listenAddress = get('LISTEN_ADDRESS') ?? '0.0.0.0';
+  const publicUrl = parsePublicUrl(get('PUBLIC_URL') ?? `http://${hostname}:${httpPort}`);
+
+  const tlsCert = get('TLS_CERT') ?? null;
+  const tlsKey = get('TLS_KEY') ?? null;
+  if ((tlsCert === null) !== (tlsKey === null)) {
+    throw new SettingsError(
+      `${PREFIX}TLS_CERT and ${PREFIX}TLS_KEY must be set together (paths to a PEM certificate and its key)`,
+    );
+  }
+
+  return {
+    dataDir,
+    databaseUrl,
+    store,
+    hostname,
+    listenAddress,
+    publicUrl,
+    trustProxy: bool(get, 'TRUST_PROXY', false),
+    httpPort,
+    smtpPort: port(get, 'SMTP_PORT', 25),
+    submissionPort: port(get, 'SUBMISSION_PORT', 587),
+    submissionsPort: port(get, 'SUBMISSIONS_PORT', 465),
+    imapPort: port(get, 'IMAP_PORT', 143),
+    imapsPort: port(get, 'IMAPS_PORT', 993),
+    pop3Port: port(get, 'POP3_PORT', 110),
+    pop3sPort: port(get, 'POP3S_PORT', 995),
+    dnsServers: parseDnsServers(get('DNS_SERVERS')),
+    smarthost: parseSmarthost(get('SMARTHOST')),
+    tlsCert,
+    tlsKey,
+    masterKey: parseMasterKey(get('MASTER_KEY'), 'MASTER_KEY'),
+    masterKeysPrevious: (get('MASTER_KEY_PREVIOUS') ?? '').split(',').filter(Boolean).map((k) => parseMasterKey(k.trim(), 'MASTER_KEY_PREVIOUS')!),
+    httpBodyLimit: int(get, 'HTTP_BODY_LIMIT', 45 * 1024 * 1024, 1024, 1024 ** 3, 'a size in bytes'),
+    logLevel: oneOf(get, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    allowSignup: bool(get, 'ALLOW_SIGNUP', true),
+    mailFrom: get('MAIL_FROM') ?? `Mailstack <no-reply@${hostname}>`,
+    loginMaxFailures: int(get, 'LOGIN_MAX_FAILURES', 5, 1, 1000, 'a whole number'),
+    loginLockoutMs: duration(get, 'LOGIN_LOCKOUT', '15m'),
+    loginIpMaxFailures: int(get, 'LOGIN_IP_MAX_FAILURES', 30, 1, 100000, 'a whole number'),
+    workerConcurrency: int(get, 'WORKER_CONCURRENCY', 4, 0, 256, 'a whole number (0 runs no jobs)'),
+    workerPollMs: duration(get, 'WORKER_POLL', '500ms'),
+    jobLeaseMs: duration(get, 'JOB_LEASE', '60s'),
+    shutdownTimeoutMs: duration(get, 'SHUTDOWN_TIMEOUT', '30s'),
+    sessionTtlMs: duration(get, 'SESSION_TTL', '30d'),
+  };
+}
+
+function withConfigFile(env: Source, cwd: string): Source {
+  const file = env[PREFIX + 'CONFIG'];
+  if (!file) return env;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path.resolve(cwd, file), 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new SettingsError(`${PREFIX}CONFIG must name a readable JSON file of settings (${file}: ${why})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SettingsError(`${PREFIX}CONFIG must name a JSON file holding one object of settings (${file})`);
+  }
+  const fromFile: Source = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    const name = key.startsWith(PREFIX) ? key : PREFIX + key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+    if (value !== null && typeof value === 'object') {
+      throw new SettingsError(`${name} in ${file} must be a string, number or boolean`);
+    }
+    fromFile[name] = value === null ? undefined : String(value);
+  }
+  return { ...fromFile, ...stripUndefined(env) };
+}
+
+function stripUndefined(env: Source): Source {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+type Getter = (name: string) => string | undefined;
+
+function port(get: Getter, name: string, fallback: number): number {
+  const raw = get(name);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
+    throw new SettingsError(`${PREFIX}${name} must be a port number from 0 to 65535 (0 disables it), got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function int(get: Getter, name: string, fallback: number, min: number, max: number, what: string): number {
+  const raw = get(name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new SettingsError(`${PREFIX}${name} must be ${what} from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function bool(get: Getter, name: string, fallback: boolean): boolean {
+  const raw = get(name);
+  if (raw === undefined) return fallback;
+  const v = raw.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new SettingsError(`${PREFIX}${name} must be true or false, got "${raw}"`);
+}
+
+function duration(get: Getter, name: string, fallback: string): number {
+  const raw = get(name) ?? fallback;
+  const ms = parseDuration(raw);
+  if (ms === null) {
+    throw new SettingsError(`${PREFIX}${name} must be a duration such as 500ms, 30s, 15m, 2h or 7d, got "${raw}"`);
+  }
+  return ms;
+}
+
+function oneOf<T extends string>(get: Getter, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = get(name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new SettingsError(`${PREFIX}${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function parseStore(url: string): 'sqlite' | 'postgres' {
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    try {
+      new URL(url);
+    } catch {
+      throw new SettingsError(`${PREFIX}DATABASE_URL must be a valid postgres:// URL or sqlite:PATH, got "${url}"`);
+    }
+    return 'postgres';
+  }
+  if (/^(sqlite|file):/i.test(url) && url.replace(/^(sqlite|file):(\/\/)?/i, '').length > 0) return 'sqlite';
+  throw new SettingsError(`${PREFIX}DATABASE_URL must be a postgres:// URL or sqlite:PATH, got "${url}"`);
+}
+
+/** Resolves a sqlite: or file: URL to a filesystem path. */
+export function sqlitePath(url: string, cwd = process.cwd()): string {
+  const rest = url.replace(/^(sqlite|file):(\/\/)?/i, '');
+  return rest === ':memory:' ? rest : path.resolve(cwd, rest);
+}
+
+function parseHostname(raw: string): string {
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(raw)) {
+    throw new SettingsError(`${PREFIX}HOSTNAME must be a DNS host name such as mail.example.com, got "${raw}"`);
+  }
+  return raw.toLowerCase();
+}
+
+function parsePublicUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    throw new SettingsError(`${PREFIX}PUBLIC_URL must be an http:// or https:// URL, got "${raw}"`);
+  }
+}
+
+function parseDnsServers(raw: string | undefined): { host: string; port: number }[] {
+  if (raw === undefined) return [];
+  return raw.split(',').map((item) => {
+    const s = item.trim();
+    const m = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/i.exec(s) ?? /^([^:\s]+)(?::(\d{1,5}))?$/.exec(s);
+    const p = m?.[2] === undefined ? 53 : Number(m[2]);
+    if (!m || p < 1 || p > 65535) {
+      throw new SettingsError(`${PREFIX}DNS_SERVERS must be a comma-separated list of host:port, got "${raw}"`);
+    }
+    return { host: m[1], port: p };
+  });
+}
+
+function parseSmarthost(raw: string | undefined): SmarthostSettings | null {
+  if (raw === undefined) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    u = new URL('invalid:');
+  }
+  if ((u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || !u.hostname) {
+    throw new SettingsError(`${PREFIX}SMARTHOST must be a URL like smtp://user:pass@host:587 or smtps://host:465, got "${redact(raw)}"`);
+  }
+  const secure = u.protocol === 'smtps:';
+  return {
+    url: redact(raw),
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : secure ? 465 : 587,
+    secure,
+    user: u.username ? decodeURIComponent(u.username) : null,
+    pass: u.password ? decodeURIComponent(u.password) : null,
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+function parseMasterKey(raw: string | undefined, name: string): Buffer | null {
+  if (raw === undefined) return null;
+  if (/^[0-9a-f]{64}$/i.test(raw)) return Buffer.from(raw, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(raw)) return Buffer.from(raw, 'base64');
+  throw new SettingsError(`${PREFIX}${name} must be 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)`);
+}

@@ -1,0 +1,79 @@
+// The HTTP door: the REST API under /v1 (Resend's API plus our own endpoints), the OpenAPI
+// document, health and metrics. Handlers are thin: they validate by schema, resolve the caller,
+// and call core services.
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Core } from '../core/core.ts';
+import { authHook } from './auth.ts';
+import { errorHandler, sendError } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { authRoutes } from './routes/auth.ts';
+import { workspaceRoutes } from './routes/workspace.ts';
+
+export interface HttpOptions {
+  /** Asked by /healthz; false once the node is shutting down. */
+  isReady: () => boolean;
+}
+
+export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: core.log.child({ door: 'http' }) as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: core.settings.httpBodyLimit,
+    trustProxy: core.settings.trustProxy,
+    ajv: { customOptions: { removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false } },
+    routerOptions: { maxParamLength: 200 },
+  });
+  const metrics = createMetrics(core);
+
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Mailstack API',
+        version: '1',
+        description: "Mailstack's REST API. It speaks Resend's API (same paths, bodies and errors), plus endpoints for workspaces, members and the audit log.",
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (ms_…)' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  // An empty JSON body (the SDK's DELETE sends one) means no body, not a syntax error.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `No endpoint ${request.method} ${request.url.split('?')[0]}`));
+  app.decorateRequest('principal', null);
+  app.decorateRequest('session', null);
+  app.addHook('onRequest', authHook(core));
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.get('/healthz', { config: { auth: 'none' }, schema: { hide: true } as any }, async (_request, reply) => {
+    if (!opts.isReady()) return reply.code(503).send({ status: 'shutting_down' });
+    await core.db.selectFrom('jobs').select('id').limit(1).execute();
+    return { status: 'ok' };
+  });
+  app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } as any }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get('/v1/openapi.json', { config: { auth: 'none' }, schema: { hide: true } as any }, async () => app.swagger());
+
+  authRoutes(app, core);
+  apiKeyRoutes(app, core);
+  workspaceRoutes(app, core);
+  return app;
+}

@@ -1,0 +1,100 @@
+// Starting and stopping one node: open the store, migrate, load the vault, start the job worker
+// and scheduler, open the doors. Stopping is the reverse, and graceful: doors stop accepting,
+// in-flight requests and jobs finish (up to MAILSTACK_SHUTDOWN_TIMEOUT), leases are released.
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Settings } from './config/settings.ts';
+import { type Clock, systemClock } from './core/clock.ts';
+import type { Core } from './core/core.ts';
+import { openStore } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { buildHttpServer } from './http/server.ts';
+import { JobQueue } from './jobs/queue.ts';
+import { Scheduler } from './jobs/scheduler.ts';
+import { Worker } from './jobs/worker.ts';
+import { SYSTEM_MAIL_JOB, systemMailHandler } from './outbound/system-mail.ts';
+import { loadVault } from './secrets/vault.ts';
+import { registerHousekeeping } from './jobs/housekeeping.ts';
+
+export interface Platform {
+  core: Core;
+  worker: Worker;
+  scheduler: Scheduler;
+  http: FastifyInstance | null;
+  /** The port the HTTP door listens on (useful when configured as an ephemeral port in tests). */
+  httpPort: number | null;
+  stop(): Promise<void>;
+}
+
+export function createLogger(settings: Settings): Logger {
+  return pino({ level: settings.logLevel, base: { service: 'mailstack' }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/** Opens the store and vault and migrates: what both the server and CLI commands need. */
+export async function openCore(settings: Settings, log: Logger, clock: Clock = systemClock): Promise<Core> {
+  const store = openStore(settings.databaseUrl);
+  try {
+    await migrateToLatest(store.db);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const vault = loadVault(settings.dataDir, settings.masterKey, settings.masterKeysPrevious);
+  return { settings, store, db: store.db, vault, jobs: new JobQueue(store, clock), clock, log };
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** Listen on an ephemeral HTTP port instead of settings.httpPort (tests). */
+  httpPortOverride?: number;
+}
+
+export async function startPlatform(settings: Settings, opts: StartOptions = {}): Promise<Platform> {
+  const log = opts.log ?? createLogger(settings);
+  const core = await openCore(settings, log, opts.clock);
+  let ready = false;
+
+  const worker = new Worker(core.jobs, {
+    concurrency: settings.workerConcurrency,
+    pollMs: settings.workerPollMs,
+    leaseMs: settings.jobLeaseMs,
+    log: log.child({ part: 'worker' }),
+  });
+  worker.handle(SYSTEM_MAIL_JOB, systemMailHandler(settings));
+  const scheduler = new Scheduler(core.store, core.jobs, core.clock, log.child({ part: 'scheduler' }));
+  registerHousekeeping(core, worker, scheduler);
+
+  let http: FastifyInstance | null = null;
+  let httpPort: number | null = null;
+  const port = opts.httpPortOverride ?? settings.httpPort;
+  if (port !== 0 || opts.httpPortOverride === 0) {
+    http = await buildHttpServer(core, { isReady: () => ready });
+    await http.listen({ port, host: settings.listenAddress });
+    const addr = http.server.address();
+    httpPort = typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  await scheduler.start();
+  worker.start();
+  if (!settings.smarthost) {
+    log.warn('MAILSTACK_SMARTHOST is not set: sign-in links and invitations wait in the queue until a relay is configured');
+  }
+  ready = true;
+  log.info({ httpPort, store: settings.store, dataDir: settings.dataDir }, 'mailstack started');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      ready = false;
+      scheduler.stop();
+      // Fastify's close stops accepting at once and waits for in-flight requests.
+      const closing = http?.close();
+      await worker.stop(settings.shutdownTimeoutMs);
+      await closing;
+      await core.store.close();
+      log.info('mailstack stopped');
+    })());
+
+  return { core, worker, scheduler, http, httpPort, stop };
+}
