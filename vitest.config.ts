@@ -12,7 +12,7 @@ export default defineConfig({
     reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'sqlite', env: { MAILSTACK_TEST_STORE: 'sqlite' } } },
-      ...(postgres ? [{ extends: true, test: { name: 'postgres', env: { MAILSTACK_TEST_STORE: 'postgres' } } }] : []),
+      ...(postgres ? [{ extends: true as const, test: { name: 'postgres', env: { MAILSTACK_TEST_STORE: 'postgres' } } }] : []),
     ],
   },
 });
