@@ -15,6 +15,10 @@ import { Worker } from './jobs/worker.ts';
 import { SYSTEM_MAIL_JOB, systemMailHandler } from './outbound/system-mail.ts';
 import { loadVault } from './secrets/vault.ts';
 import { registerHousekeeping } from './jobs/housekeeping.ts';
+import { webhookDeliveryHandler } from './events/delivery.ts';
+import { WEBHOOK_DELIVERY_JOB } from './events/webhooks.ts';
+import { registerDomainJobs } from './domains/verify.ts';
+import { RELEASE_JOB, releaseHandler } from './outbound/accept.ts';
 
 export interface Platform {
   core: Core;
@@ -61,9 +65,12 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
     leaseMs: settings.jobLeaseMs,
     log: log.child({ part: 'worker' }),
   });
-  worker.handle(SYSTEM_MAIL_JOB, systemMailHandler(settings));
+  worker.handle(SYSTEM_MAIL_JOB, systemMailHandler(settings, core.vault));
+  worker.handle(WEBHOOK_DELIVERY_JOB, webhookDeliveryHandler(core));
+  worker.handle(RELEASE_JOB, releaseHandler(core));
   const scheduler = new Scheduler(core.store, core.jobs, core.clock, log.child({ part: 'scheduler' }));
   registerHousekeeping(core, worker, scheduler);
+  registerDomainJobs(core, worker, scheduler);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;

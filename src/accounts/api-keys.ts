@@ -12,7 +12,8 @@ export type ApiKey = ApiKeysTable;
 
 function checkName(raw: unknown): string {
   if (typeof raw !== 'string' || raw.trim().length === 0) throw invalid('The `name` field must be a non-empty string.');
-  if (raw.length > 50) throw invalid('The `name` field must be at most 50 characters.');
+  // Counted in code points, as the route schema counts them: an emoji is one character, not two.
+  if ([...raw].length > 50) throw invalid('The `name` field must be at most 50 characters.');
   return raw;
 }
 
@@ -96,7 +97,7 @@ export async function removeApiKey(core: Core, actor: Actor, workspaceId: string
   await core.store.transaction(async (tx) => {
     const key = await tx.selectFrom('api_keys').select('name').where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
     if (!key) throw notFound('API key');
-    await tx.deleteFrom('api_keys').where('id', '=', id).execute();
+    await tx.deleteFrom('api_keys').where('id', '=', id).where('workspace_id', '=', workspaceId).execute();
     await audit(core, actor, { workspaceId, action: 'api_key.removed', targetType: 'api_key', targetId: id, data: { name: key.name } }, tx);
   });
   return { object: 'api_key' as const, id, deleted: true };

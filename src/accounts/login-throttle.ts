@@ -1,14 +1,27 @@
 // Failed-login throttling, kept in the database so every node and door (HTTP, IMAP, POP3, SMTP
 // AUTH) shares one count. Two keys count each failure: the account and the client IP. Reaching
 // the limit locks that key for the lockout period; a success clears the account's count.
+//
+// A password check is slow (argon2id), so a door counts the attempt *before* checking it
+// (beginAttempt), atomically: otherwise many attempts sent at once would all pass the check while
+// none had failed yet, and the limit would not hold. After the check it calls attemptFailed or
+// attemptSucceeded. Every count is one statement (an upsert that adds one), never read-then-write.
+import { sql } from 'kysely';
 import type { Core } from '../core/core.ts';
 import { CoreError } from '../core/core.ts';
+import type { Db } from '../db/database.ts';
 
 export function throttleKeys(account: string | null, ip: string | null): { key: string; max: (c: Core) => number }[] {
   const keys: { key: string; max: (c: Core) => number }[] = [];
   if (account) keys.push({ key: `account:${account}`, max: (c) => c.settings.loginMaxFailures });
   if (ip) keys.push({ key: `ip:${ip}`, max: (c) => c.settings.loginIpMaxFailures });
   return keys;
+}
+
+function tooMany(seconds: number): CoreError {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  const message = `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+  return new CoreError(429, 'rate_limit_exceeded', message, Math.max(1, seconds));
 }
 
 /** Throws 429 rate_limit_exceeded when the account or IP is locked out. */
@@ -18,30 +31,78 @@ export async function assertNotLocked(core: Core, account: string | null, ip: st
   if (keys.length === 0) return;
   const rows = await core.db.selectFrom('login_throttle').selectAll().where('key', 'in', keys).execute();
   const until = Math.max(0, ...rows.map((r) => r.locked_until ?? 0));
-  if (until > now) {
-    const minutes = Math.ceil((until - now) / 60_000);
-    const message = `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-    throw new CoreError(429, 'rate_limit_exceeded', message, Math.ceil((until - now) / 1000));
+  if (until > now) throw tooMany(Math.ceil((until - now) / 1000));
+}
+
+/** Adds one to a key's count in one statement; a new window starts when the old one, or its lock, has passed. */
+async function bump(core: Core, db: Db, key: string, now: number) {
+  const window = core.settings.loginLockoutMs;
+  const fresh = sql<boolean>`(${now} - login_throttle.window_started_at > ${window} or (login_throttle.locked_until is not null and login_throttle.locked_until <= ${now}))`;
+  return db
+    .insertInto('login_throttle')
+    .values({ key, failures: 1, window_started_at: now, locked_until: null })
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({
+        failures: sql<number>`case when ${fresh} then 1 else login_throttle.failures + 1 end`,
+        window_started_at: sql<number>`case when ${fresh} then ${now} else login_throttle.window_started_at end`,
+        locked_until: sql<number | null>`case when ${fresh} then null else login_throttle.locked_until end`,
+      }),
+    )
+    .returning(['failures', 'window_started_at', 'locked_until'])
+    .executeTakeFirstOrThrow();
+}
+
+/** Locks a key whose count has reached its limit (and is not locked yet). */
+async function lockIfAtLimit(core: Core, db: Db, key: string, max: number, now: number) {
+  await db
+    .updateTable('login_throttle')
+    .set({ locked_until: now + core.settings.loginLockoutMs })
+    .where('key', '=', key)
+    .where('failures', '>=', max)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+    .execute();
+}
+
+/**
+ * Counts an attempt before its credentials are checked. Throws 429 when a key is locked, or when
+ * attempts already counted (failed or still being checked) use up the limit.
+ */
+export async function beginAttempt(core: Core, account: string | null, ip: string | null): Promise<void> {
+  await assertNotLocked(core, account, ip);
+  const now = core.clock.now();
+  for (const { key, max } of throttleKeys(account, ip)) {
+    const row = await bump(core, core.db, key, now);
+    if (row.locked_until !== null && row.locked_until > now) throw tooMany(Math.ceil((row.locked_until - now) / 1000));
+    if (row.failures > max(core)) throw tooMany(Math.ceil((row.window_started_at + core.settings.loginLockoutMs - now) / 1000));
   }
 }
 
+/** The attempt begun with beginAttempt failed: lock each key whose count has reached its limit. */
+export async function attemptFailed(core: Core, account: string | null, ip: string | null): Promise<void> {
+  const now = core.clock.now();
+  for (const { key, max } of throttleKeys(account, ip)) await lockIfAtLimit(core, core.db, key, max(core), now);
+}
+
+/** The attempt begun with beginAttempt succeeded: the account starts afresh; the IP's count drops by this attempt. */
+export async function attemptSucceeded(core: Core, account: string, ip: string | null): Promise<void> {
+  await recordSuccess(core, account);
+  if (ip) {
+    await core.db
+      .updateTable('login_throttle')
+      .set({ failures: sql<number>`failures - 1` })
+      .where('key', '=', `ip:${ip}`)
+      .where('failures', '>', 0)
+      .execute();
+  }
+}
+
+/** Counts one failure that was not begun with beginAttempt (e.g. a bad magic-link token). */
 export async function recordFailure(core: Core, account: string | null, ip: string | null): Promise<void> {
   const now = core.clock.now();
-  const window = core.settings.loginLockoutMs;
-  await core.store.transaction(async (tx) => {
-    for (const { key, max } of throttleKeys(account, ip)) {
-      const row = await tx.selectFrom('login_throttle').selectAll().where('key', '=', key).executeTakeFirst();
-      const fresh = !row || now - row.window_started_at > window || (row.locked_until !== null && row.locked_until <= now);
-      const failures = fresh ? 1 : row.failures + 1;
-      const locked_until = failures >= max(core) ? now + window : null;
-      const values = { key, failures, window_started_at: fresh ? now : row!.window_started_at, locked_until };
-      await tx
-        .insertInto('login_throttle')
-        .values(values)
-        .onConflict((oc) => oc.column('key').doUpdateSet({ failures, window_started_at: values.window_started_at, locked_until }))
-        .execute();
-    }
-  });
+  for (const { key, max } of throttleKeys(account, ip)) {
+    const row = await bump(core, core.db, key, now);
+    if (row.failures >= max(core)) await lockIfAtLimit(core, core.db, key, max(core), now);
+  }
 }
 
 export async function recordSuccess(core: Core, account: string): Promise<void> {

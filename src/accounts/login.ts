@@ -3,7 +3,7 @@
 import { audit } from '../audit/audit-log.ts';
 import type { Actor, Core } from '../core/core.ts';
 import { CoreError } from '../core/core.ts';
-import { recordFailure, recordSuccess, assertNotLocked } from './login-throttle.ts';
+import { attemptFailed, attemptSucceeded, beginAttempt } from './login-throttle.ts';
 import { verifyPassword } from './passwords.ts';
 import { createSession } from './sessions.ts';
 import { findUserByEmail, type User } from './users.ts';
@@ -18,15 +18,24 @@ const badCredentials = () => new CoreError(401, 'invalid_credentials', 'Email or
 
 export async function passwordLogin(core: Core, client: Client, rawEmail: string, password: string) {
   const email = rawEmail.trim().toLowerCase();
-  await assertNotLocked(core, email, client.ip);
+  try {
+    // Counted before the (slow) check, so attempts sent all at once cannot outrun the limit.
+    await beginAttempt(core, email, client.ip);
+  } catch (err) {
+    // An attempt refused by the lockout is still a failed login, and is audited like one.
+    if (err instanceof CoreError && err.status === 429) {
+      await auditLogin(core, client, (await findUserByEmail(core.db, email)) ?? null, email, 'login.failed', { method: 'password', reason: 'locked' });
+    }
+    throw err;
+  }
   const user = await findUserByEmail(core.db, email);
   const ok = await verifyPassword(user?.password_hash ?? null, password);
   if (!user || !ok || user.disabled_at !== null) {
-    await recordFailure(core, email, client.ip);
+    await attemptFailed(core, email, client.ip);
     await auditLogin(core, client, user ?? null, email, 'login.failed', { method: 'password' });
     throw badCredentials();
   }
-  await recordSuccess(core, email);
+  await attemptSucceeded(core, email, client.ip);
   return startSession(core, client, user, 'password');
 }
 

@@ -40,6 +40,21 @@ function checkRole(role: unknown): Role {
   return role;
 }
 
+/**
+ * Serialises membership changes in one workspace: every change first takes the workspace row's
+ * write lock (a no-op update), so two concurrent changes cannot both see "another owner remains"
+ * and leave none (PostgreSQL runs READ COMMITTED; SQLite already holds its write lock). Under the
+ * lock, the acting member's role is read again: it may have changed since the request was
+ * authenticated.
+ */
+async function lockWorkspace(tx: Db, actor: Actor, actorRole: Grantee, workspaceId: string): Promise<Grantee> {
+  await tx.updateTable('workspaces').set((eb) => ({ updated_at: eb.ref('updated_at') })).where('id', '=', workspaceId).execute();
+  if (actor.type !== 'user' || !actor.id) return actorRole;
+  const current = await roleOf(tx, workspaceId, actor.id);
+  if (!current) throw new CoreError(403, 'invalid_access', 'You are no longer a member of this workspace');
+  return current;
+}
+
 function assertMayAssign(actorRole: Grantee, role: Role): void {
   if (!canAssignRole(actorRole, role)) throw new CoreError(403, 'invalid_access', `Your role (${actorRole}) cannot grant or take away the ${role} role`);
 }
@@ -49,6 +64,7 @@ export async function inviteMember(core: Core, actor: Actor, actorRole: Grantee,
   const role = checkRole(input.role);
   assertMayAssign(actorRole, role);
   const member = await core.store.transaction(async (tx) => {
+    assertMayAssign(await lockWorkspace(tx, actor, actorRole, workspaceId), role);
     const { user } = await ensureUser(core, tx, input.email);
     const existing = await tx
       .selectFrom('memberships')
@@ -92,9 +108,10 @@ async function assertOtherOwnerRemains(db: Db, workspaceId: string, userId: stri
 export async function changeRole(core: Core, actor: Actor, actorRole: Grantee, workspaceId: string, userId: string, rawRole: unknown) {
   const role = checkRole(rawRole);
   return core.store.transaction(async (tx) => {
+    const current = await lockWorkspace(tx, actor, actorRole, workspaceId);
     const m = await membership(tx, workspaceId, userId);
-    assertMayAssign(actorRole, role);
-    assertMayAssign(actorRole, m.role as Role);
+    assertMayAssign(current, role);
+    assertMayAssign(current, m.role as Role);
     if (m.role === 'owner' && role !== 'owner') await assertOtherOwnerRemains(tx, workspaceId, userId);
     await tx.updateTable('memberships').set({ role }).where('workspace_id', '=', workspaceId).where('user_id', '=', userId).execute();
     await audit(core, actor, { workspaceId, action: 'member.role_changed', targetType: 'user', targetId: userId, data: { from: m.role, to: role } }, tx);
@@ -104,8 +121,9 @@ export async function changeRole(core: Core, actor: Actor, actorRole: Grantee, w
 
 export async function removeMember(core: Core, actor: Actor, actorRole: Grantee, workspaceId: string, userId: string) {
   return core.store.transaction(async (tx) => {
+    const current = await lockWorkspace(tx, actor, actorRole, workspaceId);
     const m = await membership(tx, workspaceId, userId);
-    assertMayAssign(actorRole, m.role as Role);
+    assertMayAssign(current, m.role as Role);
     if (m.role === 'owner') await assertOtherOwnerRemains(tx, workspaceId, userId);
     await tx.deleteFrom('memberships').where('workspace_id', '=', workspaceId).where('user_id', '=', userId).execute();
     // A removed member's sessions must stop acting in this workspace at once.

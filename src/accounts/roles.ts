@@ -19,6 +19,8 @@ export const PERMISSIONS = {
   'domains:manage':   ['owner', 'admin', 'developer'],
   'emails:read':      ['owner', 'admin', 'developer', 'viewer'],
   'emails:send':      ['owner', 'admin', 'developer', 'sender'],
+  'webhooks:read':    ['owner', 'admin', 'developer', 'viewer'],
+  'webhooks:manage':  ['owner', 'admin', 'developer'],
 } as const satisfies Record<string, readonly Grantee[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -32,9 +32,10 @@ export async function ensureUser(core: Core, db: Db, rawEmail: string, name: str
   if (existing) return { user: existing, created: false };
   const now = core.clock.now();
   const user: User = { id: newId(now), email, name, password_hash: null, created_at: now, updated_at: now, disabled_at: null };
-  await db.insertInto('users').values(user).onConflict((oc) => oc.column('email').doNothing()).execute();
-  // Another process may have created it between our look-up and insert.
-  return { user: (await findUserByEmail(db, email))!, created: true };
+  const inserted = await db.insertInto('users').values(user).onConflict((oc) => oc.column('email').doNothing()).returning('id').executeTakeFirst();
+  // Another request may have created it between our look-up and insert: then it is theirs, not
+  // ours (sign-up must not set a password on a user it did not create).
+  return { user: (await findUserByEmail(db, email))!, created: inserted !== undefined };
 }
 
 export async function setPassword(core: Core, db: Db, userId: string, password: string): Promise<void> {

@@ -2,7 +2,6 @@
 // the server uses, so they work beside a running server on the same data folder or database.
 import { Command } from 'commander';
 import { SettingsError, loadSettings, type Settings } from '../config/settings.ts';
-import { CoreError } from '../core/core.ts';
 import { type Platform, startPlatform } from '../platform.ts';
 import { printJson, withCore } from './context.ts';
 import { adminCommands } from './admin.ts';
@@ -90,8 +89,18 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.stderr.write(`mailstack: invalid setting: ${err.message}\n`);
     process.exit(2);
   }
-  const message = err instanceof CoreError || err instanceof Error ? err.message : String(err);
-  process.stderr.write(`mailstack: ${message}\n`);
+  process.stderr.write(`mailstack: ${oneLine(err)}\n`);
   if (process.env.MAILSTACK_LOG_LEVEL === 'debug' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   process.exit(1);
 });
+
+/**
+ * An error as one line: messages can quote input holding line breaks, and a connection refused on
+ * every address of a host name is an AggregateError whose own message is empty.
+ */
+function oneLine(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  if (!message && err instanceof AggregateError) message = err.errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+  if (!message) message = (err as NodeJS.ErrnoException)?.code ?? (err instanceof Error ? err.name : 'unknown error');
+  return message.replace(/\s*[\r\n]+\s*/g, ' ');
+}

@@ -9,6 +9,15 @@ import { parseDuration } from '../core/duration.ts';
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
+  constructor(message: string) {
+    // One line, always: a value or a JSON parser's message may carry line breaks.
+    super(message.replace(/\s*[\r\n]+\s*/g, ' '));
+  }
+}
+
+/** A value quoted for an error message: escaped (so a newline stays on the line) and bounded. */
+function shown(raw: string): string {
+  return JSON.stringify(raw.length > 200 ? raw.slice(0, 200) + '…' : raw);
 }
 
 export interface Settings {
@@ -47,6 +56,10 @@ export interface Settings {
   jobLeaseMs: number;
   shutdownTimeoutMs: number;
   sessionTtlMs: number;
+  /** Let webhook endpoints resolve to loopback, private and other non-public addresses (tests, labs). */
+  webhookAllowPrivate: boolean;
+  /** Waits between webhook delivery attempts; an event is given up after the last one. */
+  webhookRetryDelaysMs: number[];
 }
 
 export interface SmarthostSettings {
@@ -120,6 +133,8 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd()): Se
     jobLeaseMs: duration(get, 'JOB_LEASE', '60s'),
     shutdownTimeoutMs: duration(get, 'SHUTDOWN_TIMEOUT', '30s'),
     sessionTtlMs: duration(get, 'SESSION_TTL', '30d'),
+    webhookAllowPrivate: bool(get, 'WEBHOOK_ALLOW_PRIVATE', false),
+    webhookRetryDelaysMs: durationList(get, 'WEBHOOK_RETRY_DELAYS', '5s,5m,30m,2h,5h,10h,14h'),
   };
 }
 
@@ -157,7 +172,7 @@ function port(get: Getter, name: string, fallback: number): number {
   const raw = get(name);
   if (raw === undefined) return fallback;
   if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
-    throw new SettingsError(`${PREFIX}${name} must be a port number from 0 to 65535 (0 disables it), got "${raw}"`);
+    throw new SettingsError(`${PREFIX}${name} must be a port number from 0 to 65535 (0 disables it), got ${shown(raw)}`);
   }
   return Number(raw);
 }
@@ -166,7 +181,7 @@ function int(get: Getter, name: string, fallback: number, min: number, max: numb
   const raw = get(name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new SettingsError(`${PREFIX}${name} must be ${what} from ${min} to ${max}, got "${raw}"`);
+    throw new SettingsError(`${PREFIX}${name} must be ${what} from ${min} to ${max}, got ${shown(raw)}`);
   }
   return Number(raw);
 }
@@ -177,23 +192,32 @@ function bool(get: Getter, name: string, fallback: boolean): boolean {
   const v = raw.toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
-  throw new SettingsError(`${PREFIX}${name} must be true or false, got "${raw}"`);
+  throw new SettingsError(`${PREFIX}${name} must be true or false, got ${shown(raw)}`);
 }
 
 function duration(get: Getter, name: string, fallback: string): number {
   const raw = get(name) ?? fallback;
   const ms = parseDuration(raw);
   if (ms === null) {
-    throw new SettingsError(`${PREFIX}${name} must be a duration such as 500ms, 30s, 15m, 2h or 7d, got "${raw}"`);
+    throw new SettingsError(`${PREFIX}${name} must be a duration such as 500ms, 30s, 15m, 2h or 7d, got ${shown(raw)}`);
   }
   return ms;
+}
+
+function durationList(get: Getter, name: string, fallback: string): number[] {
+  const raw = get(name) ?? fallback;
+  const items = raw.split(',').map((d) => parseDuration(d));
+  if (items.length === 0 || items.length > 50 || items.some((ms) => ms === null)) {
+    throw new SettingsError(`${PREFIX}${name} must be a comma-separated list of durations such as 5s,5m,30m,2h, got ${shown(raw)}`);
+  }
+  return items as number[];
 }
 
 function oneOf<T extends string>(get: Getter, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = get(name);
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new SettingsError(`${PREFIX}${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    throw new SettingsError(`${PREFIX}${name} must be one of ${allowed.join(', ')}, got ${shown(raw)}`);
   }
   return raw as T;
 }
@@ -203,12 +227,12 @@ function parseStore(url: string): 'sqlite' | 'postgres' {
     try {
       new URL(url);
     } catch {
-      throw new SettingsError(`${PREFIX}DATABASE_URL must be a valid postgres:// URL or sqlite:PATH, got "${url}"`);
+      throw new SettingsError(`${PREFIX}DATABASE_URL must be a valid postgres:// URL or sqlite:PATH, got ${shown(redact(url))}`);
     }
     return 'postgres';
   }
   if (/^(sqlite|file):/i.test(url) && url.replace(/^(sqlite|file):(\/\/)?/i, '').length > 0) return 'sqlite';
-  throw new SettingsError(`${PREFIX}DATABASE_URL must be a postgres:// URL or sqlite:PATH, got "${url}"`);
+  throw new SettingsError(`${PREFIX}DATABASE_URL must be a postgres:// URL or sqlite:PATH, got ${shown(redact(url))}`);
 }
 
 /** Resolves a sqlite: or file: URL to a filesystem path. */
@@ -219,7 +243,7 @@ export function sqlitePath(url: string, cwd = process.cwd()): string {
 
 function parseHostname(raw: string): string {
   if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(raw)) {
-    throw new SettingsError(`${PREFIX}HOSTNAME must be a DNS host name such as mail.example.com, got "${raw}"`);
+    throw new SettingsError(`${PREFIX}HOSTNAME must be a DNS host name such as mail.example.com, got ${shown(raw)}`);
   }
   return raw.toLowerCase();
 }
@@ -230,7 +254,7 @@ function parsePublicUrl(raw: string): string {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
     return u.toString().replace(/\/$/, '');
   } catch {
-    throw new SettingsError(`${PREFIX}PUBLIC_URL must be an http:// or https:// URL, got "${raw}"`);
+    throw new SettingsError(`${PREFIX}PUBLIC_URL must be an http:// or https:// URL, got ${shown(raw)}`);
   }
 }
 
@@ -241,7 +265,7 @@ function parseDnsServers(raw: string | undefined): { host: string; port: number 
     const m = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/i.exec(s) ?? /^([^:\s]+)(?::(\d{1,5}))?$/.exec(s);
     const p = m?.[2] === undefined ? 53 : Number(m[2]);
     if (!m || p < 1 || p > 65535) {
-      throw new SettingsError(`${PREFIX}DNS_SERVERS must be a comma-separated list of host:port, got "${raw}"`);
+      throw new SettingsError(`${PREFIX}DNS_SERVERS must be a comma-separated list of host:port, got ${shown(raw)}`);
     }
     return { host: m[1], port: p };
   });
@@ -256,7 +280,7 @@ function parseSmarthost(raw: string | undefined): SmarthostSettings | null {
     u = new URL('invalid:');
   }
   if ((u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || !u.hostname) {
-    throw new SettingsError(`${PREFIX}SMARTHOST must be a URL like smtp://user:pass@host:587 or smtps://host:465, got "${redact(raw)}"`);
+    throw new SettingsError(`${PREFIX}SMARTHOST must be a URL like smtp://user:pass@host:587 or smtps://host:465, got ${shown(redact(raw))}`);
   }
   const secure = u.protocol === 'smtps:';
   return {

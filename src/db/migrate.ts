@@ -1,13 +1,19 @@
 // Versioned migrations, applied in name order at start and by `mailstack migrate`. A migration is
 // never edited once released: a change to the schema is a new file listed here.
-import { type Migration, Migrator } from 'kysely';
+import { type Migration, Migrator, PostgresAdapter, sql } from 'kysely';
 import type { Db } from './database.ts';
 import * as m0001 from './migrations/0001_foundation.ts';
 import * as m0002 from './migrations/0002_domains.ts';
+import * as m0003 from './migrations/0003_events.ts';
+import * as m0004 from './migrations/0004_outbound.ts';
+import * as m0005 from './migrations/0005_suppressions.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_domains': m0002,
+  '0003_events': m0003,
+  '0004_outbound': m0004,
+  '0005_suppressions': m0005,
 };
 
 export interface MigrationReport {
@@ -16,7 +22,14 @@ export interface MigrationReport {
 }
 
 export async function migrateToLatest(db: Db): Promise<MigrationReport> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  // On PostgreSQL, name the schema of Kysely's bookkeeping tables: left unnamed, Kysely looks for
+  // `kysely_migration_lock` in every schema of the database, finds another schema's (a second
+  // install, or a parallel test run, in the same database) and then fails because ours was never made.
+  const migrationTableSchema =
+    db.getExecutor().adapter instanceof PostgresAdapter
+      ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+      : undefined;
+  const migrator = new Migrator({ db, migrationTableSchema, provider: { getMigrations: async () => MIGRATIONS } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;

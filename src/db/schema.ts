@@ -62,6 +62,28 @@ export interface DomainsTable {
   workspace_id: string;
   name: string;
   created_at: number;
+  // From 0002_domains (see src/domains/domains.ts).
+  status: string;
+  region: string;
+  /** JSON: { sending, receiving }, each 'enabled' | 'disabled'. */
+  capabilities: string;
+  /** The return-path (bounce) host's label under the domain, e.g. `send`. */
+  return_path: string;
+  open_tracking: number;
+  click_tracking: number;
+  tls: string;
+  tracking_subdomain: string | null;
+  dkim_selector: string | null;
+  dkim_algorithm: string;
+  dkim_public_key: string | null;
+  /** Sealed by the vault with context `dkim:<id>` (listed in SEALED_COLUMNS). */
+  dkim_private_key_enc: string | null;
+  /** JSON array of the DNS records to publish, each with its last checked status. */
+  records: string;
+  verification_started_at: number | null;
+  last_checked_at: number | null;
+  verified_at: number | null;
+  updated_at: number;
 }
 
 export interface ApiKeysTable {
@@ -121,6 +143,143 @@ export interface InstanceSecretsTable {
   created_at: number;
 }
 
+// From 0003_events (see src/events/webhooks.ts).
+export interface EventRecordsTable {
+  id: string;
+  workspace_id: string;
+  type: string;
+  /** JSON text `{ type, created_at, data }`: the exact body every endpoint is sent. */
+  payload: string;
+  created_at: number;
+}
+
+export interface WebhooksTable {
+  id: string;
+  workspace_id: string;
+  endpoint: string;
+  /** JSON array of subscribed event types. */
+  events: string;
+  status: 'enabled' | 'disabled';
+  /** Sealed by the vault with context `webhook:<id>` (listed in SEALED_COLUMNS). */
+  secret_enc: string;
+  failing_since: number | null;
+  disabled_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  webhook_id: string;
+  event_id: string;
+  workspace_id: string;
+  status: 'pending' | 'attempting' | 'success' | 'failed';
+  series: number;
+  attempts: number;
+  next_attempt_at: number | null;
+  last_attempt_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  workspace_id: string;
+  series: number;
+  /** 0 when no HTTP answer came (network error, timeout, refused address). */
+  http_status_code: number | null;
+  response: string | null;
+  error: string | null;
+  duration_ms: number;
+  sent_at: number;
+}
+
+export interface EmailsTable {
+  id: string;
+  workspace_id: string;
+  domain_id: string | null;
+  api_key_id: string | null;
+  /** 'api', 'batch', 'smtp', 'inbox' … where the send request came from */
+  source: string;
+  from_header: string;
+  from_address: string;
+  subject: string;
+  to_json: string;
+  cc_json: string;
+  bcc_json: string;
+  reply_to_json: string;
+  headers_json: string;
+  tags_json: string;
+  html: string | null;
+  text: string | null;
+  attachments_json: string;
+  message_id: string;
+  /** Blob id of the composed, DKIM-signed message; null once purged by retention. */
+  raw_blob: string | null;
+  size: number;
+  last_event: string;
+  scheduled_at: number | null;
+  idempotency_key: string | null;
+  created_at: number;
+  updated_at: number;
+  body_purged_at: number | null;
+}
+
+export interface EmailRecipientsTable {
+  id: string;
+  email_id: string;
+  workspace_id: string;
+  /** Lower-cased address, the unit of delivery and suppression. */
+  address: string;
+  kind: 'to' | 'cc' | 'bcc';
+  status: RecipientStatus;
+  attempts: number;
+  last_response: string | null;
+  last_attempt_at: number | null;
+  next_attempt_at: number | null;
+  mx_host: string | null;
+  /** The token in this recipient's VERP return path, so a bounce maps back to it. */
+  verp_token: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export type RecipientStatus =
+  | 'scheduled'
+  | 'queued'
+  | 'sent'
+  | 'delivered'
+  | 'delivery_delayed'
+  | 'bounced'
+  | 'complained'
+  | 'failed'
+  | 'suppressed'
+  | 'canceled';
+
+export interface IdempotencyKeysTable {
+  workspace_id: string;
+  key: string;
+  request_hash: string;
+  response: string;
+  created_at: number;
+}
+
+export interface SuppressionsTable {
+  id: string;
+  workspace_id: string;
+  /** Lower-cased address. */
+  email: string;
+  origin: SuppressionOrigin;
+  /** Why, in words: the bounce or complaint text, or who added it. */
+  reason: string | null;
+  /** The email (or other object) that caused it. */
+  source_id: string | null;
+  created_at: number;
+}
+
+export type SuppressionOrigin = 'bounce' | 'complaint' | 'unsubscribe' | 'manual';
+
 export interface Schema {
   users: UsersTable;
   workspaces: WorkspacesTable;
@@ -134,5 +293,13 @@ export interface Schema {
   jobs: JobsTable;
   schedules: SchedulesTable;
   instance_secrets: InstanceSecretsTable;
+  emails: EmailsTable;
+  email_recipients: EmailRecipientsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  suppressions: SuppressionsTable;
+  event_records: EventRecordsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 

@@ -1,6 +1,6 @@
 // Who is calling: an API key (Authorization: Bearer ms_…) or a cookie session. Each route says
 // what it needs in its config: `auth: 'none'`, `'user'` (a signed-in person, any workspace) or
-// `'workspace'` (the default: a key, or a session with a workspace selected), plus an optional
+// `'workspace'` (the default under /v1: a key, or a session with a workspace selected), plus an optional
 // `permission` from the roles table. Cookie-authenticated writes must carry X-CSRF-Token.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../accounts/api-keys.ts';
@@ -44,8 +44,11 @@ export function authHook(core: Core) {
     request.principal = null;
     request.session = null;
     const config = request.routeOptions.config ?? {};
-    const mode = config.auth ?? 'workspace';
-    if (mode === 'none' || !request.routeOptions.url) return;
+    const url = request.routeOptions.url;
+    // The API under /v1 needs a caller unless a route says otherwise; other paths (the reference
+    // page, health, the web app's files) are public unless they ask for a caller.
+    const mode = config.auth ?? (url?.startsWith('/v1/') ? 'workspace' : 'none');
+    if (mode === 'none' || !url) return;
     const client = clientOf(request);
 
     const header = request.headers.authorization;

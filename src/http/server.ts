@@ -11,7 +11,9 @@ import { errorHandler, sendError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
+import { domainRoutes } from './routes/domains.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface HttpOptions {
   /** Asked by /healthz; false once the node is shutting down. */
@@ -26,6 +28,13 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
     trustProxy: core.settings.trustProxy,
     ajv: { customOptions: { removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false } },
     routerOptions: { maxParamLength: 200 },
+    // Errors the router raises before any route runs: answered in Resend's shape like the rest.
+    frameworkErrors: (err, request, reply) => {
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 414, 'validation_error', 'A path parameter is longer than 200 characters.');
+      if (err.code === 'FST_ERR_BAD_URL') return sendError(reply, 400, 'validation_error', 'The URL is not valid (bad percent-encoding).');
+      request.log.error({ err }, 'request failed in the router');
+      return sendError(reply, 500, 'internal_server_error', 'An unexpected error occurred. It has been logged.');
+    },
   });
   const metrics = createMetrics(core);
 
@@ -52,6 +61,14 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
     parseJson(request, body as string, done);
   });
 
+  // U+0000 has no place in any name, address, id or cursor, and PostgreSQL cannot store it in a
+  // text column (SQLite can): refuse it at the door so both stores answer the same 422. Absurdly
+  // deep nesting is refused here too, before anything walks it recursively.
+  app.addHook('preValidation', async (request, reply) => {
+    const problem = inputProblem(request.params) ?? inputProblem(request.query) ?? inputProblem(request.body);
+    if (problem) return sendError(reply, 422, 'validation_error', problem);
+  });
+
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `No endpoint ${request.method} ${request.url.split('?')[0]}`));
   app.decorateRequest('principal', null);
@@ -74,6 +91,20 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
 
   authRoutes(app, core);
   apiKeyRoutes(app, core);
+  domainRoutes(app, core);
   workspaceRoutes(app, core);
+  webhookRoutes(app, core);
   return app;
+}
+
+/** What is wrong with a parsed request part (body, query or params) whatever its schema, or null. */
+function inputProblem(value: unknown, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? 'Text may not contain the NUL character (U+0000).' : null;
+  if (value === null || typeof value !== 'object') return null;
+  if (depth > 64) return 'The request nests objects or arrays more than 64 levels deep.';
+  for (const [k, v] of Object.entries(value)) {
+    const problem = inputProblem(k, depth + 1) ?? inputProblem(v, depth + 1);
+    if (problem) return problem;
+  }
+  return null;
 }

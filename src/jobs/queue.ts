@@ -9,7 +9,7 @@
 // - Every state change after a claim checks lease_owner, so a worker whose lease was taken over
 //   cannot overwrite the new owner's result.
 // - A failed job waits retryDelay(attempts) and goes to `dead` after max_attempts: kept for people
-//   to look at, never run again by itself.
+//   to look at, never run again by itself. So does a job whose lease expires on its last attempt.
 import { sql } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { newId } from '../core/ids.ts';
@@ -69,15 +69,19 @@ export class JobQueue {
       await db.insertInto('jobs').values(row).execute();
       return id;
     }
-    const inserted = await db
-      .insertInto('jobs')
-      .values(row)
-      .onConflict((oc) => oc.column('unique_key').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (inserted) return inserted.id;
-    const existing = await db.selectFrom('jobs').select('id').where('unique_key', '=', opts.uniqueKey).executeTakeFirstOrThrow();
-    return existing.id;
+    // The holder of the key may finish (freeing it) between our insert and our look-up: try again.
+    for (let tries = 0; ; tries++) {
+      const inserted = await db
+        .insertInto('jobs')
+        .values(row)
+        .onConflict((oc) => oc.column('unique_key').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (inserted) return inserted.id;
+      const existing = await db.selectFrom('jobs').select('id').where('unique_key', '=', opts.uniqueKey).executeTakeFirst();
+      if (existing) return existing.id;
+      if (tries >= 3) throw new Error(`could not enqueue ${kind} with unique key ${opts.uniqueKey}`);
+    }
   }
 
   /** Claims up to `limit` due jobs of the given kinds for `owner`, leasing them for `leaseMs`. */
@@ -92,11 +96,32 @@ export class JobQueue {
         .where((eb) =>
           eb.or([
             eb.and([eb('status', '=', 'queued'), eb('run_at', '<=', now)]),
-            eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', now)]),
+            eb.and([
+              eb('status', '=', 'running'),
+              eb('lease_expires_at', '<', now),
+              eb('attempts', '<', eb.ref('max_attempts')),
+            ]),
           ]),
         )
         .orderBy('run_at')
         .limit(limit);
+    // A lease that ran out on the last allowed attempt means the worker died on every try (a job
+    // that crashes or hangs its process): dead-letter it, or it would go round the cluster forever.
+    await this.store.db
+      .updateTable('jobs')
+      .set({
+        status: 'dead',
+        lease_owner: null,
+        lease_expires_at: null,
+        unique_key: null,
+        last_error: 'lease expired on the last attempt (the worker died or hung)',
+        updated_at: now,
+      })
+      .where('kind', 'in', kinds)
+      .where('status', '=', 'running')
+      .where('lease_expires_at', '<', now)
+      .where((eb) => eb('attempts', '>=', eb.ref('max_attempts')))
+      .execute();
     const picked =
       this.store.dialect === 'postgres'
         ? due(this.store.db).forUpdate().skipLocked()

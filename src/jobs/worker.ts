@@ -67,7 +67,8 @@ export class Worker {
       this.timer = null;
       this.polling = this.poll().finally(() => {
         this.polling = null;
-        if (!this.stopping) this.schedule(this.opts.pollMs);
+        // poll() may have asked for an immediate re-poll (a full batch); do not push it back.
+        if (!this.stopping && !this.timer) this.schedule(this.opts.pollMs);
       });
     }, ms);
     this.timer.unref?.();
@@ -90,9 +91,11 @@ export class Worker {
 
   private run(job: ClaimedJob): void {
     const abort = new AbortController();
+    // Beat well inside the lease: a floor of one second here once let a lease of a second or less
+    // run out before the first beat, and another worker took the job while it was still running.
     const beat = setInterval(() => {
       this.queue.heartbeat(job.id, this.id, this.opts.leaseMs).catch(() => {});
-    }, Math.max(1000, this.opts.leaseMs / 3));
+    }, Math.max(50, this.opts.leaseMs / 3));
     const promise = (async () => {
       const log = this.opts.log.child({ job: job.id, kind: job.kind, attempt: job.attempts });
       let outcome: 'done' | 'retry' | 'dead';

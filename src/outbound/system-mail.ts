@@ -1,10 +1,12 @@
 // Mail the platform itself sends (sign-in links, invitations). It is queued as a job in the same
 // transaction as what caused it, then sent through MAILSTACK_SMARTHOST. Direct MX delivery joins
-// when the outbound pipeline exists.
+// when the outbound pipeline exists. The job holds the text sealed with the vault (AES-256-GCM):
+// a sign-in link is as good as a password for 15 minutes and must not sit readable in the jobs table.
 import nodemailer from 'nodemailer';
 import type { Core } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
 import type { Settings } from '../config/settings.ts';
+import type { Vault } from '../secrets/vault.ts';
 
 export const SYSTEM_MAIL_JOB = 'system_mail.send';
 
@@ -14,13 +16,26 @@ export interface SystemMail {
   text: string;
 }
 
+/** What the job holds: the text (a live sign-in link) is sealed, so the jobs table never has it in clear. */
+interface QueuedSystemMail {
+  to: string;
+  subject: string;
+  text_sealed?: string;
+  /** Jobs queued before the text was sealed. */
+  text?: string;
+}
+
+const SEAL_CONTEXT = 'system_mail';
+
 export async function queueSystemMail(core: Core, mail: SystemMail, db: Db = core.db): Promise<void> {
-  await core.jobs.enqueue(SYSTEM_MAIL_JOB, mail, { maxAttempts: 8 }, db);
+  const job: QueuedSystemMail = { to: mail.to, subject: mail.subject, text_sealed: core.vault.encrypt(mail.text, SEAL_CONTEXT) };
+  await core.jobs.enqueue(SYSTEM_MAIL_JOB, job, { maxAttempts: 8 }, db);
 }
 
 /** The job handler: one attempt to hand the message to the smarthost. */
-export function systemMailHandler(settings: Settings) {
-  return async (mail: SystemMail): Promise<void> => {
+export function systemMailHandler(settings: Settings, vault: Vault) {
+  return async (job: QueuedSystemMail): Promise<void> => {
+    const mail: SystemMail = { to: job.to, subject: job.subject, text: job.text_sealed !== undefined ? vault.decrypt(job.text_sealed, SEAL_CONTEXT) : (job.text ?? '') };
     const relay = settings.smarthost;
     if (!relay) throw new Error('cannot send system mail: MAILSTACK_SMARTHOST is not set');
     const transport = nodemailer.createTransport({

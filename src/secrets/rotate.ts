@@ -12,6 +12,8 @@ export interface SealedColumn {
 
 export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'instance_secrets', key: 'name', column: 'value_enc', context: (r) => `instance:${r.name}` },
+  { table: 'domains', key: 'id', column: 'dkim_private_key_enc', context: (r) => `dkim:${r.id}` },
+  { table: 'webhooks', key: 'id', column: 'secret_enc', context: (r) => `webhook:${r.id}` },
 ];
 
 /** Re-seals every secret not sealed with the current key; returns how many were changed. */

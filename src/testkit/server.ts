@@ -55,7 +55,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     log: pino({ level: env.MAILSTACK_LOG_LEVEL }),
   });
   const url = `http://127.0.0.1:${platform.httpPort}`;
-  env.MAILSTACK_PUBLIC_URL ??= url;
+  // The port is known only now: links the node mails point at it unless the test chose a URL.
+  if (!opts.env?.MAILSTACK_PUBLIC_URL) {
+    env.MAILSTACK_PUBLIC_URL = url;
+    platform.core.settings.publicUrl = url;
+  }
   let stopped = false;
   return {
     platform,

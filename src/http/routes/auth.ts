@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditLogin, passwordLogin, startSession } from '../../accounts/login.ts';
-import { assertNotLocked, recordFailure } from '../../accounts/login-throttle.ts';
+import { assertNotLocked, attemptFailed, attemptSucceeded, beginAttempt, recordFailure } from '../../accounts/login-throttle.ts';
 import { redeemMagicLink, sendMagicLink } from '../../accounts/magic-links.ts';
 import { roleOf } from '../../accounts/members.ts';
 import { verifyPassword } from '../../accounts/passwords.ts';
@@ -169,12 +169,25 @@ export function authRoutes(app: FastifyInstance, core: Core) {
       const body = request.body as { current_password?: string; new_password: string };
       const user = (await getUser(core.db, s.user_id))!;
       const client = clientOf(request);
-      if (user.password_hash !== null && !(await verifyPassword(user.password_hash, body.current_password ?? ''))) {
-        await recordFailure(core, user.email, client.ip);
-        await auditLogin(core, client, user, user.email, 'password.change_failed', {});
-        throw new CoreError(401, 'invalid_credentials', 'The current password is incorrect');
+      if (user.password_hash !== null) {
+        // Guessing the current password is held to the same limit as logging in.
+        await beginAttempt(core, user.email, client.ip);
+        if (!(await verifyPassword(user.password_hash, body.current_password ?? ''))) {
+          await attemptFailed(core, user.email, client.ip);
+          await auditLogin(core, client, user, user.email, 'password.change_failed', {});
+          throw new CoreError(401, 'invalid_credentials', 'The current password is incorrect');
+        }
+        await attemptSucceeded(core, user.email, client.ip);
       }
       await setPassword(core, core.db, user.id, body.new_password);
+      // A new password ends every other session: whoever knew the old one is signed out.
+      await core.db
+        .updateTable('sessions')
+        .set({ revoked_at: core.clock.now() })
+        .where('user_id', '=', user.id)
+        .where('id', '!=', s.id)
+        .where('revoked_at', 'is', null)
+        .execute();
       await auditLogin(core, client, user, user.email, 'password.changed', {});
       return { object: 'user', id: user.id, has_password: true };
     },

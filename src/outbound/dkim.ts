@@ -1,0 +1,18 @@
+// DKIM signing of outgoing mail (RFC 6376) with the sending domain's key, through mailauth.
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import type { SendingDomain } from '../domains/domains.ts';
+
+/** Returns the message with its DKIM-Signature header prepended. */
+export async function signMessage(raw: Buffer, domain: SendingDomain): Promise<Buffer> {
+  const key = {
+    signingDomain: domain.name,
+    selector: domain.dkim.selector,
+    privateKey: domain.dkim.privateKey,
+    algorithm: domain.dkim.algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
+    canonicalization: 'relaxed/relaxed',
+  };
+  // mailauth 4 signs with the keys listed in `signatureData`.
+  const signed = await dkimSign(raw, { ...key, signatureData: [key] } as any);
+  if (signed.errors?.length) throw new Error(`DKIM signing failed: ${signed.errors.map((e: any) => e.message ?? String(e)).join('; ')}`);
+  return Buffer.concat([Buffer.from(signed.signatures), raw]);
+}
