@@ -19,6 +19,12 @@ import { webhookDeliveryHandler } from './events/delivery.ts';
 import { WEBHOOK_DELIVERY_JOB } from './events/webhooks.ts';
 import { registerDomainJobs } from './domains/verify.ts';
 import { RELEASE_JOB, releaseHandler } from './outbound/accept.ts';
+import { registerRetention } from './outbound/retention.ts';
+import { type SubmissionDoors, startSubmission } from './smtp/submission.ts';
+import { type MxDoor, startMx } from './smtp/mx.ts';
+import { loadTlsMaterial } from './tls/certificate.ts';
+import { registerEmailJobs } from './outbound/emails.ts';
+import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
 export interface Platform {
   core: Core;
@@ -68,9 +74,12 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   worker.handle(SYSTEM_MAIL_JOB, systemMailHandler(settings, core.vault));
   worker.handle(WEBHOOK_DELIVERY_JOB, webhookDeliveryHandler(core));
   worker.handle(RELEASE_JOB, releaseHandler(core));
+  worker.handle(DELIVER_JOB, deliverHandler(core));
   const scheduler = new Scheduler(core.store, core.jobs, core.clock, log.child({ part: 'scheduler' }));
   registerHousekeeping(core, worker, scheduler);
   registerDomainJobs(core, worker, scheduler);
+  registerRetention(core, worker, scheduler);
+  registerEmailJobs(core, worker, scheduler);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;
@@ -80,6 +89,29 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
     await http.listen({ port, host: settings.listenAddress });
     const addr = http.server.address();
     httpPort = typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  // The SMTP relay (submission on 587 with STARTTLS, 465 with implicit TLS; 0 disables each).
+  let submission: SubmissionDoors | null = null;
+  try {
+    submission = await startSubmission(core);
+  } catch (err) {
+    await http?.close();
+    await core.store.close();
+    throw err;
+  }
+
+  // The inbound MX on MAILSTACK_SMTP_PORT (bounces and complaints now, hosted mail later; 0 disables).
+  let mx: MxDoor | null = null;
+  if (settings.smtpPort !== 0) {
+    try {
+      mx = await startMx(core, { port: settings.smtpPort, host: settings.listenAddress, tls: loadTlsMaterial(settings), closeTimeoutMs: settings.shutdownTimeoutMs });
+    } catch (err) {
+      await submission?.stop();
+      await http?.close();
+      await core.store.close();
+      throw err;
+    }
   }
 
   await scheduler.start();
@@ -97,8 +129,13 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
       scheduler.stop();
       // Fastify's close stops accepting at once and waits for in-flight requests.
       const closing = http?.close();
+      const closingSubmission = submission?.stop();
+      const closingMx = mx?.close();
       await worker.stop(settings.shutdownTimeoutMs);
+      closeDelivery(core);
       await closing;
+      await closingSubmission;
+      await closingMx;
       await core.store.close();
       log.info('mailstack stopped');
     })());

@@ -21,6 +21,8 @@ const EXPECTED: Record<Permission, Grantee[]> = {
   'emails:send': ['owner', 'admin', 'developer', 'sender'],
   'webhooks:read': ['owner', 'admin', 'developer', 'viewer'],
   'webhooks:manage': ['owner', 'admin', 'developer'],
+  'suppressions:read': ['owner', 'admin', 'developer', 'viewer'],
+  'suppressions:manage': ['owner', 'admin', 'developer'],
 };
 
 describe('the permission table', () => {

@@ -21,6 +21,8 @@ export const PERMISSIONS = {
   'emails:send':      ['owner', 'admin', 'developer', 'sender'],
   'webhooks:read':    ['owner', 'admin', 'developer', 'viewer'],
   'webhooks:manage':  ['owner', 'admin', 'developer'],
+  'suppressions:read':   ['owner', 'admin', 'developer', 'viewer'],
+  'suppressions:manage': ['owner', 'admin', 'developer'],
 } as const satisfies Record<string, readonly Grantee[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -32,7 +32,11 @@ program
       }
       throw err;
     }
+    // The doors keep the process alive, but a node with every door disabled (a worker-only node)
+    // must stay up too: its timers are unref'd.
+    const keepAlive = setInterval(() => {}, 1 << 30);
     const shutdown = (signal: string) => {
+      clearInterval(keepAlive);
       platform.core.log.info({ signal }, 'shutting down');
       platform.stop().then(
         () => process.exit(0),

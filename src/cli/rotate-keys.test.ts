@@ -74,7 +74,8 @@ describe('keys rotate with the key file in the data folder', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toContain('    at ');
     const out = JSON.parse(r.stdout.trim());
-    expect(out).toMatchObject({ rotated: 1, previousKeyId: oldId, keyId: expect.any(String), keyFile });
+    expect(out).toMatchObject({ previousKeyId: oldId, keyId: expect.any(String), keyFile });
+    expect(out.rotated).toBeGreaterThanOrEqual(1); // at least the CSRF secret
     expect(out.keyId).not.toBe(oldId);
     expect(out).not.toHaveProperty('newMasterKey');
 
@@ -102,7 +103,7 @@ describe('keys rotate with the key file in the data folder', () => {
     // A second rotation works the same way from the new key.
     const again = runCli(['keys', 'rotate'], env);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout.trim())).toMatchObject({ rotated: 1, previousKeyId: out.keyId });
+    expect(JSON.parse(again.stdout.trim())).toMatchObject({ rotated: out.rotated, previousKeyId: out.keyId });
   }, SLOW);
 });
 
@@ -128,7 +129,8 @@ describe('keys rotate with MAILSTACK_MASTER_KEY', () => {
     expect(out.newMasterKey).toEqual(expect.any(String));
     const newKey = Buffer.from(out.newMasterKey, 'base64');
     expect(newKey).toHaveLength(32);
-    expect(out).toMatchObject({ rotated: 1, keyId: keyId(newKey), previousKeyId: keyId(Buffer.from(oldKey, 'base64')) });
+    expect(out).toMatchObject({ keyId: keyId(newKey), previousKeyId: keyId(Buffer.from(oldKey, 'base64')) });
+    expect(out.rotated).toBeGreaterThanOrEqual(1);
     // No key file appears: the operator holds the key.
     expect(existsSync(path.join(db.dataDir, 'master.key'))).toBe(false);
 

@@ -32,9 +32,13 @@ export async function rotateKeys(settings: Settings): Promise<void> {
   try {
     await migrateToLatest(store.db);
     const core: Core = { settings, store, db: store.db, vault, jobs: new JobQueue(store, systemClock), clock: systemClock, log: cliLog() };
-    const changed = await resealAll(core, (done, table) => {
+    let changed = await resealAll(core, (done, table) => {
       if (done % 100 === 0) process.stderr.write(`re-encrypted ${done} secrets (${table})\n`);
     });
+    // A running node switches to the new key file at its next encryption; a secret it sealed just
+    // before noticing is caught by a second pass before the old key is forgotten.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    changed += await resealAll(core);
     await audit(core, cliActor, { workspaceId: null, action: 'master_key.rotated', data: { from: oldId, to: vault.current.id, secrets: changed } });
     if (!fromEnv) finishKeyFileRotation(settings.dataDir);
     process.stderr.write(`re-encrypted ${changed} secrets under master key ${vault.current.id}\n`);

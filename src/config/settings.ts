@@ -60,6 +60,20 @@ export interface Settings {
   webhookAllowPrivate: boolean;
   /** Waits between webhook delivery attempts; an event is given up after the last one. */
   webhookRetryDelaysMs: number[];
+  /** Largest message the SMTP relay accepts (announced with SIZE, RFC 1870). */
+  maxMessageBytes: number;
+  /** Most envelope recipients one message may have on the SMTP relay. */
+  maxRecipients: number;
+  /** Default days message bodies, delivery detail and the API request log are kept (a workspace may set its own). */
+  retentionDays: number;
+  /** Requests per window per workspace on /v1, or null for no limit (MAILSTACK_API_RATE_LIMIT=0). */
+  apiRateLimit: { limit: number; windowMs: number } | null;
+  /** The port every MX connection goes to (RFC 5321 §5: 25; tests that are not root use a high one). */
+  mxPort: number;
+  /** Waits between delivery attempts of a deferred recipient; it bounces after the last one. */
+  retryDelaysMs: number[];
+  /** The most connections open at once to one MX host (or the smarthost). */
+  mxConcurrency: number;
 }
 
 export interface SmarthostSettings {
@@ -86,7 +100,9 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd()): Se
   const dataDir = path.resolve(cwd, get('DATA_DIR') ?? 'data');
   const databaseUrl = get('DATABASE_URL') ?? `sqlite:${path.join(dataDir, 'mailstack.db')}`;
   const store = parseStore(databaseUrl);
-  const hostname = parseHostname(get('HOSTNAME') ?? osHostname());
+  // Unset, the machine's name is used when it is a valid DNS name (else localhost, so a quick start
+  // never fails on it); set, it must be valid.
+  const hostname = get('HOSTNAME') !== undefined ? parseHostname(get('HOSTNAME')!) : defaultHostname();
   const httpPort = port(get, 'HTTP_PORT', 8080);
   const listenAddress = get('LISTEN_ADDRESS') ?? '0.0.0.0';
   const publicUrl = parsePublicUrl(get('PUBLIC_URL') ?? `http://${hostname}:${httpPort}`);
@@ -135,6 +151,14 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd()): Se
     sessionTtlMs: duration(get, 'SESSION_TTL', '30d'),
     webhookAllowPrivate: bool(get, 'WEBHOOK_ALLOW_PRIVATE', false),
     webhookRetryDelaysMs: durationList(get, 'WEBHOOK_RETRY_DELAYS', '5s,5m,30m,2h,5h,10h,14h'),
+    maxMessageBytes: int(get, 'MAX_MESSAGE_BYTES', 50 * 1024 * 1024, 1024, 1024 ** 3, 'a size in bytes'),
+    maxRecipients: int(get, 'MAX_RECIPIENTS', 50, 1, 10000, 'a whole number'),
+    retentionDays: int(get, 'RETENTION_DAYS', 90, 1, 36500, 'a number of days'),
+    apiRateLimit: rateLimit(get, 'API_RATE_LIMIT', '10/1s'),
+    mxPort: port(get, 'MX_PORT', 25),
+    // About 5 days in all (RFC 5321 §4.5.4.1: give up after 4-5 days).
+    retryDelaysMs: durationList(get, 'RETRY_DELAYS', '1m,5m,15m,30m,1h,2h,4h,8h,12h,24h,24h,24h'),
+    mxConcurrency: int(get, 'MX_CONCURRENCY', 5, 1, 100, 'a whole number'),
   };
 }
 
@@ -213,6 +237,17 @@ function durationList(get: Getter, name: string, fallback: string): number[] {
   return items as number[];
 }
 
+/** `N` (requests per second), `N/duration` (e.g. 600/1m), or 0 for no limit. */
+function rateLimit(get: Getter, name: string, fallback: string): { limit: number; windowMs: number } | null {
+  const raw = get(name) ?? fallback;
+  const m = /^(\d{1,9})(?:\/(.+))?$/.exec(raw.trim());
+  const windowMs = m?.[2] === undefined ? 1000 : parseDuration(m[2]);
+  if (!m || windowMs === null || windowMs < 1) {
+    throw new SettingsError(`${PREFIX}${name} must be requests per second (e.g. 10), requests per window (e.g. 600/1m) or 0 for no limit, got ${shown(raw)}`);
+  }
+  return Number(m[1]) === 0 ? null : { limit: Number(m[1]), windowMs };
+}
+
 function oneOf<T extends string>(get: Getter, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = get(name);
   if (raw === undefined) return fallback;
@@ -239,6 +274,14 @@ function parseStore(url: string): 'sqlite' | 'postgres' {
 export function sqlitePath(url: string, cwd = process.cwd()): string {
   const rest = url.replace(/^(sqlite|file):(\/\/)?/i, '');
   return rest === ':memory:' ? rest : path.resolve(cwd, rest);
+}
+
+function defaultHostname(): string {
+  try {
+    return parseHostname(osHostname());
+  } catch {
+    return 'localhost';
+  }
 }
 
 function parseHostname(raw: string): string {

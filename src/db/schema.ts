@@ -280,6 +280,21 @@ export interface SuppressionsTable {
 
 export type SuppressionOrigin = 'bounce' | 'complaint' | 'unsubscribe' | 'manual';
 
+// From 0007_relay_logs (see src/http/request-log.ts).
+export interface ApiRequestsTable {
+  id: string;
+  workspace_id: string;
+  api_key_id: string | null;
+  user_id: string | null;
+  method: string;
+  /** The request path without its query string. */
+  endpoint: string;
+  response_status: number;
+  user_agent: string | null;
+  duration_ms: number;
+  created_at: number;
+}
+
 export interface Schema {
   users: UsersTable;
   workspaces: WorkspacesTable;
@@ -297,6 +312,7 @@ export interface Schema {
   email_recipients: EmailRecipientsTable;
   idempotency_keys: IdempotencyKeysTable;
   suppressions: SuppressionsTable;
+  api_requests: ApiRequestsTable;
   event_records: EventRecordsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;

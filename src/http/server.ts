@@ -12,8 +12,13 @@ import { createMetrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
 import { domainRoutes } from './routes/domains.ts';
+import { emailRoutes } from './routes/emails.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { logRoutes } from './routes/logs.ts';
+import { rateLimitHook } from './rate-limit.ts';
+import { requestLogHook } from './request-log.ts';
+import { suppressionRoutes } from './routes/suppressions.ts';
 
 export interface HttpOptions {
   /** Asked by /healthz; false once the node is shutting down. */
@@ -74,6 +79,9 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   app.decorateRequest('principal', null);
   app.decorateRequest('session', null);
   app.addHook('onRequest', authHook(core));
+  // After authentication: both need the caller's workspace.
+  app.addHook('onRequest', rateLimitHook(core));
+  app.addHook('onSend', requestLogHook(core));
   app.addHook('onResponse', async (request, reply) => {
     metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
@@ -92,8 +100,11 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   authRoutes(app, core);
   apiKeyRoutes(app, core);
   domainRoutes(app, core);
+  emailRoutes(app, core);
   workspaceRoutes(app, core);
   webhookRoutes(app, core);
+  logRoutes(app, core);
+  suppressionRoutes(app, core);
   return app;
 }
 

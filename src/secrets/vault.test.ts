@@ -117,4 +117,25 @@ describe('the master key file', () => {
     expect(readdirSync(dataDir)).toEqual(['master.key']);
     expect(() => loadVault(dataDir, null).decrypt(sealed, 'ctx')).toThrow(/not loaded/);
   });
+
+  it('follows a rotation made by another process without a restart', async () => {
+    const dataDir = tempDir();
+    const running = loadVault(dataDir, null);
+    const oldId = running.current.id;
+    const sealedBefore = running.encrypt('before', 'ctx');
+    // Let the file's mtime move on even on coarse-grained filesystems.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const newKey = randomBytes(32);
+    beginKeyFileRotation(dataDir, newKey);
+    // The rotating process re-seals with the new key; the running node reads that…
+    const rotator = loadVault(dataDir, null);
+    const resealed = rotator.encrypt(rotator.decrypt(sealedBefore, 'ctx'), 'ctx');
+    expect(running.decrypt(resealed, 'ctx')).toBe('before');
+    // …and seals anything new with the new key, so forgetting the old one loses nothing.
+    const sealedAfter = running.encrypt('after', 'ctx');
+    expect(sealedAfter.split('.')[1]).toBe(keyId(newKey));
+    expect(running.current.id).not.toBe(oldId);
+    finishKeyFileRotation(dataDir);
+    expect(loadVault(dataDir, null).decrypt(sealedAfter, 'ctx')).toBe('after');
+  });
 });

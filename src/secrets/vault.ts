@@ -2,33 +2,55 @@
 //
 // The master key comes from MAILSTACK_MASTER_KEY or from `<data>/master.key` (generated once,
 // mode 0600). Each ciphertext names the key that made it (`v1.<keyId>.<iv>.<tag>.<data>`), so a
-// rotation interrupted half-way stays readable: `rotateMasterKey` keeps the old key beside the new
+// rotation interrupted half-way stays readable: `mailstack keys rotate` keeps the old key beside the new
 // one (`master.key.old-<id>`) until every stored secret has been re-encrypted.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export class Vault {
-  readonly current: { id: string; key: Buffer };
+  private cur: { id: string; key: Buffer };
   private readonly keys = new Map<string, Buffer>();
 
-  constructor(current: Buffer, older: Buffer[] = []) {
-    this.current = { id: keyId(current), key: current };
+  /**
+   * `reload`, when given, re-reads the key files and answers null when nothing changed: a node
+   * that keeps running through `mailstack keys rotate` then seals with the new key and reads
+   * secrets re-sealed under it, without a restart.
+   */
+  constructor(
+    current: Buffer,
+    older: Buffer[] = [],
+    private readonly reload?: () => { current: Buffer; older: Buffer[] } | null,
+  ) {
+    this.cur = { id: keyId(current), key: current };
     for (const k of [current, ...older]) this.keys.set(keyId(k), k);
   }
 
+  get current(): { id: string; key: Buffer } {
+    return this.cur;
+  }
+
+  private refresh(): void {
+    const fresh = this.reload?.();
+    if (!fresh) return;
+    this.cur = { id: keyId(fresh.current), key: fresh.current };
+    for (const k of [fresh.current, ...fresh.older]) this.keys.set(keyId(k), k);
+  }
+
   encrypt(plaintext: string, context = ''): string {
+    this.refresh();
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
+    const cipher = createCipheriv('aes-256-gcm', this.cur.key, iv);
     // The context (e.g. "dkim:<domain id>") is bound as associated data: a ciphertext copied into
     // another row does not decrypt there.
     cipher.setAAD(Buffer.from(context));
     const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return ['v1', this.current.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), data.toString('base64url')].join('.');
+    return ['v1', this.cur.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), data.toString('base64url')].join('.');
   }
 
   decrypt(sealed: string, context = ''): string {
     const [version, id, iv, tag, data] = sealed.split('.');
+    if (!this.keys.has(id)) this.refresh();
     const key = this.keys.get(id);
     if (version !== 'v1' || !key || data === undefined) {
       throw new Error(`cannot decrypt a secret sealed with key ${id ?? '?'}: that master key is not loaded`);
@@ -41,7 +63,7 @@ export class Vault {
 
   /** True when the ciphertext is sealed with the current key. */
   isCurrent(sealed: string): boolean {
-    return sealed.split('.')[1] === this.current.id;
+    return sealed.split('.')[1] === this.cur.id;
   }
 }
 
@@ -65,7 +87,22 @@ export function loadVault(dataDir: string, configured: Buffer | null, previous: 
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  return new Vault(readKeyFile(file), older);
+  let seen = mtimeOf(file);
+  const reload = () => {
+    const now = mtimeOf(file);
+    if (now === seen) return null;
+    seen = now;
+    return { current: readKeyFile(file), older: [...previous, ...readOldKeys(dataDir)] };
+  };
+  return new Vault(readKeyFile(file), older, reload);
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
 }
 
 function readKeyFile(file: string): Buffer {

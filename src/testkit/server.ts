@@ -46,6 +46,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     MAILSTACK_HTTP_PORT: '0',
     MAILSTACK_LOG_LEVEL: process.env.MAILSTACK_TEST_LOG_LEVEL ?? 'silent',
     MAILSTACK_WORKER_POLL: '50ms',
+    // Tests fire requests faster than the default 10/s; rate-limit tests set their own low limit.
+    MAILSTACK_API_RATE_LIMIT: '100000/1s',
+    // The submission doors stay shut unless a test opens them (several nodes run at once).
+    MAILSTACK_SUBMISSION_PORT: '0',
+    MAILSTACK_SUBMISSIONS_PORT: '0',
+    // So does the MX (its default, 25, is where tests run remote MX hosts); MX tests pick a port.
+    MAILSTACK_SMTP_PORT: '0',
     ...opts.env,
   };
   const settings = loadSettings(env);
@@ -91,7 +98,8 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
 /** Starts the mailstack CLI as a child process (for `start`), returning the process. */
 export function spawnCli(args: string[], env: Record<string, string>) {
   return spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    // The submission doors' default ports (587, 465) and the MX's (25) would collide between nodes run at once.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MAILSTACK_SUBMISSION_PORT: '0', MAILSTACK_SUBMISSIONS_PORT: '0', MAILSTACK_SMTP_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -7,6 +7,7 @@ import { getWorkspace, renameWorkspace, workspaceJson } from '../../accounts/wor
 import { listAudit } from '../../audit/audit-log.ts';
 import type { Core } from '../../core/core.ts';
 import { principal } from '../auth.ts';
+import { retentionDaysOf, setRetentionDays } from '../../outbound/retention.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
 const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
@@ -15,18 +16,33 @@ const UserParams = Type.Object({ user_id: Type.String({ maxLength: 100 }) });
 export function workspaceRoutes(app: FastifyInstance, core: Core) {
   app.get('/v1/workspace', { config: { permission: 'workspace:read' }, schema: { tags: ['Workspace'], summary: 'The workspace of the calling key or session' } }, async (request) => {
     const p = principal(request);
-    return workspaceJson(await getWorkspace(core.db, p.workspaceId), p.grantee);
+    const ws = await getWorkspace(core.db, p.workspaceId);
+    return { ...workspaceJson(ws, p.grantee), retention_days: retentionDaysOf(core, ws.settings) };
   });
 
   app.patch(
     '/v1/workspace',
     {
       config: { permission: 'workspace:update' },
-      schema: { tags: ['Workspace'], summary: 'Rename the workspace', body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }) },
+      schema: {
+        tags: ['Workspace'],
+        summary: 'Rename the workspace and/or set its retention period (days message bodies and the request log are kept; null for the default)',
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            // One schema with two types, not a union: Ajv's type coercion would turn 0 into null.
+            retention_days: Type.Optional(Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 3650 })),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+      },
     },
     async (request) => {
       const p = principal(request);
-      return workspaceJson(await renameWorkspace(core, p.actor, p.workspaceId, (request.body as any).name));
+      const body = request.body as { name?: string; retention_days?: number | null };
+      if (body.retention_days !== undefined) await setRetentionDays(core, p.actor, p.workspaceId, body.retention_days);
+      const ws = body.name !== undefined ? await renameWorkspace(core, p.actor, p.workspaceId, body.name) : await getWorkspace(core.db, p.workspaceId);
+      return { ...workspaceJson(ws), retention_days: retentionDaysOf(core, ws.settings) };
     },
   );
 
