@@ -1,50 +1,185 @@
-// Outbound MTA throughput: accept N messages (composed, DKIM-signed, stored, queued — the path the
-// send API and the SMTP relay share) and time until the last one is accepted (250) by a loopback
-// SMTP sink reached through the MX look-up. Run: npx tsx bench/outbound.ts [count]
-// Not part of `npm test`. A side-by-side figure for Postfix (smtp-source → postfix → smtp-sink)
-// belongs beside this one once postfix is installed on the machine.
-import { startTestDns } from '../src/domains/test-dns.ts';
-import { freePort, send, startMx, verifiedDomain } from '../src/outbound/delivery/testkit.ts';
-import { startTestServer } from '../src/testkit/server.ts';
+// Outbound throughput: messages submitted to Mailstack (through the HTTP API and through the SMTP
+// relay) until all have reached a loopback SMTP sink, beside Postfix relaying the same messages to
+// the same sink on this machine. Prints msgs/s and the ratio to Postfix.
+//
+//   npm run bench                      (BENCH_MESSAGES=2000 BENCH_CONCURRENCY=16 by default)
+//
+// Postfix is optional: `apt-get install postfix` (choose "No configuration"); the bench runs it on
+// 127.0.0.1:10025 with a relayhost pointing at the sink, and stops it afterwards.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import nodemailer from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import { startSendingWorld } from '../src/outbound/test-sending.ts';
 
-const count = Number(process.argv[2] ?? 500);
+const N = Number(process.env.BENCH_MESSAGES ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const BODY = 'Hello from the benchmark.\n'.repeat(40); // ~1 KB, a typical transactional text part
 
-async function main() {
-  const dns = await startTestDns();
-  const port = await freePort();
-  const sink = await startMx('127.0.0.30', port);
-  dns.mx('sink.example.net', 'mx.sink.example.net', 10);
-  dns.a('mx.sink.example.net', '127.0.0.30');
-  const server = await startTestServer({
-    env: { MAILSTACK_DNS_SERVERS: dns.address, MAILSTACK_MX_PORT: String(port), MAILSTACK_WORKER_CONCURRENCY: '16', MAILSTACK_WORKER_POLL: '20ms' },
-  });
-  const core = server.platform.core;
-  const { workspaceId } = await server.setup('bench@example.com', 'Bench');
-  const domain = await verifiedDomain(core, dns, workspaceId, 'bench.example.com');
-
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) await send(core, workspaceId, domain, [`user${i}@sink.example.net`], `bench ${i}`);
-  const accepted = process.hrtime.bigint();
-  const deadline = Date.now() + 10 * 60_000;
-  while (sink.messages.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  const done = process.hrtime.bigint();
-
-  const secs = (a: bigint, b: bigint) => Number(b - a) / 1e9;
-  const result = {
-    store: core.settings.store,
-    messages: count,
-    delivered: sink.messages.length,
-    accept_per_s: +(count / secs(started, accepted)).toFixed(1),
-    end_to_end_per_s: +(sink.messages.length / secs(started, done)).toFixed(1),
-    connections: sink.connections,
-  };
-  console.log(JSON.stringify(result));
-  await server.stop();
-  await sink.close();
-  await dns.close();
+interface Sink {
+  port: number;
+  count: number;
+  waitFor(n: number, timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+async function startSink(): Promise<Sink> {
+  const state = { count: 0, waiters: [] as { n: number; resolve: () => void }[] };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        state.count++;
+        for (const w of state.waiters.filter((w) => state.count >= w.n)) w.resolve();
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as net.AddressInfo).port;
+  return {
+    port,
+    get count() {
+      return state.count;
+    },
+    waitFor(n, timeoutMs) {
+      if (state.count >= n) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`sink got ${state.count} of ${n} messages in ${timeoutMs} ms`)), timeoutMs);
+        state.waiters.push({ n, resolve: () => (clearTimeout(t), resolve()) });
+      });
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+async function sendSmtp(port: number, auth: { user: string; pass: string } | null, secure: boolean): Promise<void> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure,
+    pool: true,
+    maxConnections: CONCURRENCY,
+    maxMessages: Infinity,
+    auth: auth ?? undefined,
+    tls: { rejectUnauthorized: false },
+  });
+  await pool([...Array(N).keys()], CONCURRENCY, async (i) => {
+    await transport.sendMail({ from: 'bench@bench.test', to: `user${i}@example.net`, subject: `bench ${i}`, text: BODY });
+  });
+  transport.close();
+}
+
+interface Result {
+  name: string;
+  seconds: number;
+  rate: number;
+}
+
+async function timed(name: string, sink: Sink, run: () => Promise<void>): Promise<Result> {
+  const base = sink.count;
+  const t0 = performance.now();
+  await run();
+  await sink.waitFor(base + N, 600_000);
+  const seconds = (performance.now() - t0) / 1000;
+  return { name, seconds, rate: N / seconds };
+}
+
+async function benchMailstack(sink: Sink): Promise<Result[]> {
+  const submissionPort = await freePort();
+  const world = await startSendingWorld({
+    env: {
+      MAILSTACK_SMARTHOST: `smtp://127.0.0.1:${sink.port}`,
+      MAILSTACK_WORKER_CONCURRENCY: String(CONCURRENCY),
+      MAILSTACK_WORKER_POLL: '20ms',
+      MAILSTACK_SUBMISSION_PORT: String(submissionPort),
+      MAILSTACK_LOG_LEVEL: 'silent',
+    },
+  });
+  try {
+    await world.verifyDomain('bench.test');
+    const api = await timed('Mailstack, HTTP API → sink', sink, () =>
+      pool([...Array(N).keys()], CONCURRENCY, async (i) => {
+        const { error } = await world.resend.emails.send({ from: 'Bench <bench@bench.test>', to: `user${i}@example.net`, subject: `bench ${i}`, text: BODY });
+        if (error) throw new Error(`send failed: ${JSON.stringify(error)}`);
+      }),
+    );
+    const relay = await timed('Mailstack, SMTP relay → sink', sink, () => sendSmtp(submissionPort, { user: 'resend', pass: world.apiKey }, false));
+    return [api, relay];
+  } finally {
+    await world.stop();
+  }
+}
+
+async function benchPostfix(sink: Sink): Promise<Result | string> {
+  if (!existsSync('/usr/sbin/postfix')) return 'Postfix is not installed (apt-get install postfix, "No configuration")';
+  const postconf = (...kv: string[]) => execFileSync('postconf', ['-e', ...kv]);
+  postconf(
+    'inet_interfaces=127.0.0.1',
+    'inet_protocols=ipv4',
+    'mydestination=',
+    'mynetworks=127.0.0.0/8',
+    `relayhost=[127.0.0.1]:${sink.port}`,
+    'smtp_tls_security_level=none',
+    'smtpd_tls_security_level=none',
+    `default_destination_concurrency_limit=${CONCURRENCY}`,
+    'maillog_file=/dev/null',
+    'compatibility_level=3.6',
+  );
+  // Listen on 10025 rather than 25 so nothing else on the machine is disturbed.
+  execFileSync('postconf', ['-MX', 'smtp/inet']);
+  execFileSync('postconf', ['-M', '127.0.0.1:10025/inet=127.0.0.1:10025 inet n - n - - smtpd']);
+  try {
+    execFileSync('postfix', ['stop'], { stdio: 'ignore' });
+  } catch {}
+  execFileSync('postfix', ['start'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return await timed('Postfix, SMTP → sink', sink, () => sendSmtp(10025, null, false));
+  } finally {
+    execFileSync('postfix', ['stop'], { stdio: 'ignore' });
+  }
+}
+
+async function main() {
+  const sink = await startSink();
+  console.log(`outbound benchmark: ${N} messages of ~1 KB, ${CONCURRENCY} client connections, to a loopback SMTP sink`);
+  const ours = await benchMailstack(sink);
+  const postfix = await benchPostfix(sink);
+  await sink.close();
+  const rows = [...ours, ...(typeof postfix === 'string' ? [] : [postfix])];
+  for (const r of rows) {
+    const ratio = typeof postfix === 'string' ? '' : `  (${(r.rate / postfix.rate).toFixed(2)}× Postfix)`;
+    console.log(`${r.name.padEnd(32)} ${r.rate.toFixed(0).padStart(6)} msgs/s  ${r.seconds.toFixed(1)} s${ratio}`);
+  }
+  if (typeof postfix === 'string') console.log(`Postfix skipped: ${postfix}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

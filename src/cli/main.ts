@@ -28,7 +28,16 @@ program
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { port?: number };
       if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
-        throw new Error(`cannot listen on ${s.listenAddress}:${s.httpPort} (${e.code === 'EADDRINUSE' ? 'already in use' : 'permission denied'}); set MAILSTACK_HTTP_PORT to another port`);
+        // Name the setting whose port could not be had, so the fix is obvious.
+        const doors: [string, number][] = [
+          ['MAILSTACK_HTTP_PORT', s.httpPort],
+          ['MAILSTACK_SMTP_PORT', s.smtpPort],
+          ['MAILSTACK_SUBMISSION_PORT', s.submissionPort],
+          ['MAILSTACK_SUBMISSIONS_PORT', s.submissionsPort],
+        ];
+        const [name, port] = doors.find(([, p]) => p === e.port) ?? ['the port setting', e.port ?? 0];
+        const why = e.code === 'EADDRINUSE' ? 'already in use' : 'permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE';
+        throw new Error(`cannot listen on ${s.listenAddress}:${port} for ${name} (${why}); set ${name} to another port, or 0 to turn that door off`);
       }
       throw err;
     }

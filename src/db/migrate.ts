@@ -7,7 +7,7 @@ import * as m0002 from './migrations/0002_domains.ts';
 import * as m0003 from './migrations/0003_events.ts';
 import * as m0004 from './migrations/0004_outbound.ts';
 import * as m0005 from './migrations/0005_suppressions.ts';
-import * as m0007 from './migrations/0007_relay_logs.ts';
+import * as m0006 from './migrations/0006_api_requests.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -15,7 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_events': m0003,
   '0004_outbound': m0004,
   '0005_suppressions': m0005,
-  '0007_relay_logs': m0007,
+  '0006_api_requests': m0006,
 };
 
 export interface MigrationReport {

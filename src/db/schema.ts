@@ -280,7 +280,7 @@ export interface SuppressionsTable {
 
 export type SuppressionOrigin = 'bounce' | 'complaint' | 'unsubscribe' | 'manual';
 
-// From 0007_relay_logs (see src/http/request-log.ts).
+// From 0006_api_requests (see src/http/request-log.ts).
 export interface ApiRequestsTable {
   id: string;
   workspace_id: string;

@@ -66,14 +66,29 @@ export function blobStore(core: Core): FileBlobStore {
 }
 
 /** Signs, stores and queues a message; returns its email id once everything is durable. */
-export async function acceptMessage(core: Core, input: AcceptInput, db?: Db): Promise<string> {
-  const signed = await signMessage(input.raw, input.domain);
-  const rawBlob = await blobStore(core).put(signed);
-  const run = (tx: Db) => insertAndQueue(core, tx, input, rawBlob, signed.length);
-  return db ? run(db) : core.store.transaction(run);
+export async function acceptMessage(core: Core, input: AcceptInput): Promise<string> {
+  const stored = await storeMessage(core, input);
+  return core.store.transaction((tx) => recordMessage(core, tx, input, stored));
 }
 
-async function insertAndQueue(core: Core, tx: Db, input: AcceptInput, rawBlob: string, size: number): Promise<string> {
+export interface StoredMessage {
+  rawBlob: string;
+  size: number;
+}
+
+/**
+ * The slow half, outside any transaction: DKIM-sign and write the blob (fsynced). Callers that
+ * commit several messages together (a batch) store them all first, then record them in one
+ * short transaction, so no write lock is held while signing or syncing.
+ */
+export async function storeMessage(core: Core, input: AcceptInput): Promise<StoredMessage> {
+  const signed = await signMessage(input.raw, input.domain);
+  return { rawBlob: await blobStore(core).put(signed), size: signed.length };
+}
+
+/** The fast half, inside the caller's transaction: rows, suppression checks and jobs. */
+export async function recordMessage(core: Core, tx: Db, input: AcceptInput, stored: StoredMessage): Promise<string> {
+  const { rawBlob, size } = stored;
   const now = core.clock.now();
   const id = newId(now);
   const scheduled = input.scheduledAt !== null && input.scheduledAt > now;

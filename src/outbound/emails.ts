@@ -32,7 +32,7 @@ import type { EmailsTable } from '../db/schema.ts';
 import { type SendingDomain, domainForSending } from '../domains/domains.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
-import { type AcceptInput, type AttachmentMeta, RELEASE_JOB, acceptMessage, blobStore } from './accept.ts';
+import { type AcceptInput, type AttachmentMeta, RELEASE_JOB, acceptMessage, blobStore, recordMessage, type StoredMessage, storeMessage } from './accept.ts';
 import { parseMailbox } from './addresses.ts';
 import { type SendRequest, composeMessage, resolveAttachments, scheduleTime, validateSendRequest } from './compose.ts';
 import * as idem from './idempotency.ts';
@@ -101,11 +101,11 @@ export async function sendEmail(core: Core, ctx: SendContext, body: unknown, ide
   const hash = idem.requestHash({ endpoint: 'POST /emails', body });
   return idempotent(core, ctx, idempotencyKey, hash, async (commit) => {
     const input = await prepare(core, ctx, req, 'api', new Map(), idempotencyKey);
-    // Without a key, let acceptMessage open its own transaction: it signs and stores the blob
-    // before taking the write lock. With one, the response must commit with the email.
+    // With a key, the response must commit in the same transaction as the email.
     if (idempotencyKey === null) return { status: 200, body: { id: await acceptMessage(core, input) } };
+    const stored = await storeMessage(core, input);
     return core.store.transaction(async (tx) => {
-      const id = await acceptMessage(core, input, tx);
+      const id = await recordMessage(core, tx, input, stored);
       const result = { status: 200, body: { id } };
       await commit(tx, result);
       return result;
@@ -150,9 +150,11 @@ export async function sendBatch(core: Core, ctx: SendContext, body: unknown, mod
       }
     }
     errors.sort((a, b) => a.index - b.index);
+    const stored: StoredMessage[] = [];
+    for (const input of inputs) stored.push(await storeMessage(core, input));
     return core.store.transaction(async (tx) => {
       const data: { id: string }[] = [];
-      for (const input of inputs) data.push({ id: await acceptMessage(core, input, tx) });
+      for (const [i, input] of inputs.entries()) data.push({ id: await recordMessage(core, tx, input, stored[i]) });
       const result = { status: 200, body: validation === 'permissive' ? { data, errors } : { data } };
       await commit(tx, result);
       return result;
