@@ -105,7 +105,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   let mx: MxDoor | null = null;
   if (settings.smtpPort !== 0) {
     try {
-      mx = await startMx(core, { port: settings.smtpPort, host: settings.listenAddress, tls: loadTlsMaterial(settings), closeTimeoutMs: settings.shutdownTimeoutMs });
+      mx = await startMx(core, { port: settings.smtpPort, host: settings.listenAddress, tls: loadTlsMaterial(settings), closeTimeoutMs: settings.shutdownTimeoutMs, maxMessageBytes: settings.maxMessageBytes });
     } catch (err) {
       await submission?.stop();
       await http?.close();

@@ -30,7 +30,7 @@ import type { Core } from '../core/core.ts';
 import { type InboundTarget, deliverInbound, routeRecipient } from '../inbound/route.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 
-/** Issue 4's default (MAILSTACK_MAX_MESSAGE_BYTES once settings carry it). */
+/** The default when no limit is passed (the platform passes MAILSTACK_MAX_MESSAGE_BYTES). */
 export const MX_MAX_MESSAGE_BYTES = 50 * 1024 * 1024;
 export const MX_MAX_RECIPIENTS = 100;
 const MX_MAX_CLIENTS = 500;
