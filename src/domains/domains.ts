@@ -17,6 +17,7 @@
 // - domainForSending() is the only way the sending pipeline gets a key: it demands that every record
 //   sending depends on (DKIM, the return-path MX and SPF) is verified.
 // RFCs: DKIM RFC 6376 (Ed25519 RFC 8463), SPF RFC 7208, DMARC RFC 7489.
+import { emitEvent } from '../events/webhooks.ts';
 import { audit } from '../audit/audit-log.ts';
 import type { Actor, Core } from '../core/core.ts';
 import { CoreError, invalid, notFound, systemActor } from '../core/core.ts';
@@ -124,6 +125,12 @@ export function domainJson(core: Core, row: DomainRow) {
   };
 }
 
+/** Resend's DomainEventData, what domain.* webhooks carry. */
+function domainEventData(core: Core, row: DomainRow) {
+  const { id, name, status, created_at, region, records } = domainJson(core, row);
+  return { id, name, status, created_at, region, records };
+}
+
 // ---- Reads ----------------------------------------------------------------------------------------
 
 async function findDomain(db: Db, workspaceId: string, id: string): Promise<DomainRow> {
@@ -206,6 +213,7 @@ export async function createDomain(core: Core, actor: Actor, workspaceId: string
         { workspaceId, action: 'domain.created', targetType: 'domain', targetId: id, data: { name, region, capabilities, return_path: returnPath, dkim: { selector: row.dkim_selector, algorithm } } },
         tx,
       );
+      await emitEvent(core, workspaceId, 'domain.created', domainEventData(core, row), tx);
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw duplicate(name);
@@ -253,6 +261,7 @@ export async function updateDomain(core: Core, actor: Actor, workspaceId: string
       .where('workspace_id', '=', workspaceId)
       .execute();
     await audit(core, actor, { workspaceId, action: 'domain.updated', targetType: 'domain', targetId: id, data: { name: row.name, changes } }, tx);
+    await emitEvent(core, workspaceId, 'domain.updated', domainEventData(core, await findDomain(tx, workspaceId, id)), tx);
     // A newly required record (receiving turned on) is checked at once if verification has begun.
     if (changes.capabilities && row.verification_started_at !== null) {
       await core.jobs.enqueue(DOMAIN_VERIFY_JOB, { domainId: id }, { uniqueKey: `${DOMAIN_VERIFY_JOB}:${id}`, maxAttempts: 3 }, tx);
@@ -267,6 +276,7 @@ export async function removeDomain(core: Core, actor: Actor, workspaceId: string
     const row = await findDomain(tx, workspaceId, id);
     await tx.deleteFrom('domains').where('id', '=', id).where('workspace_id', '=', workspaceId).execute();
     await audit(core, actor, { workspaceId, action: 'domain.removed', targetType: 'domain', targetId: id, data: { name: row.name } }, tx);
+    await emitEvent(core, workspaceId, 'domain.deleted', domainEventData(core, row), tx);
   });
   return { object: 'domain' as const, id, deleted: true };
 }
@@ -295,11 +305,11 @@ export async function requestVerification(core: Core, actor: Actor, workspaceId:
 }
 
 /**
- * The `domain.updated` event: the domain's status changed. Call it inside the transaction that
+ * The `domain.updated` event (webhooks and the audit log): the domain's status changed. Call it inside the transaction that
  * made the change, so the record of it commits (or rolls back) with the change.
  */
 export async function domainUpdated(core: Core, row: DomainRow, previousStatus: string, db: Db = core.db): Promise<void> {
-  // The events part (src/events, webhooks `domain.updated`) will hook in here; for now, the audit log.
+  await emitEvent(core, row.workspace_id, 'domain.updated', domainEventData(core, row), db);
   await audit(
     core,
     systemActor,
