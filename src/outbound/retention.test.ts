@@ -86,6 +86,10 @@ describe('message retention', () => {
     const report = await runRetention(core());
     expect(report.emails).toBe(1);
     expect(report.api_requests).toBeGreaterThan(0);
+    // The events of the purged period (email.sent … of the old message) are gone, newer ones kept.
+    expect(report.events).toBeGreaterThan(0);
+    const events = await core().db.selectFrom('event_records').select('created_at').where('workspace_id', '=', node.workspaceId).execute();
+    expect(events.every((e) => e.created_at >= clock.now() - 90 * DAY)).toBe(true);
 
     const after = await emailRow(old);
     expect(after).toMatchObject({ html: null, text: null, raw_blob: null, subject: 'kept subject', from_address: 'a@keep.example', last_event: 'delivered' });

@@ -87,18 +87,21 @@ export interface RetentionReport {
   emails: number;
   blobs_deleted: number;
   api_requests: number;
+  /** Event records, with their webhook deliveries and attempts. */
+  events: number;
 }
 
 /** One pass over every workspace. Safe to run again at any time. */
 export async function runRetention(core: Core): Promise<RetentionReport> {
-  const report: RetentionReport = { workspaces: 0, emails: 0, blobs_deleted: 0, api_requests: 0 };
+  const report: RetentionReport = { workspaces: 0, emails: 0, blobs_deleted: 0, api_requests: 0, events: 0 };
   const workspaces = await core.db.selectFrom('workspaces').select(['id', 'settings']).execute();
   for (const ws of workspaces) {
     const r = await purgeWorkspace(core, ws.id, retentionDaysOf(core, ws.settings));
-    if (r.emails || r.api_requests) report.workspaces++;
+    if (r.emails || r.api_requests || r.events) report.workspaces++;
     report.emails += r.emails;
     report.blobs_deleted += r.blobs_deleted;
     report.api_requests += r.api_requests;
+    report.events += r.events;
   }
   return report;
 }
@@ -162,17 +165,21 @@ async function purgeWorkspace(core: Core, workspaceId: string, days: number) {
   }
   const deleted = await core.db.deleteFrom('api_requests').where('workspace_id', '=', workspaceId).where('created_at', '<', cutoff).executeTakeFirst();
   const apiRequests = Number(deleted.numDeletedRows);
-  if (emails || apiRequests) {
+  // Webhook deliveries and attempts go with their event (ON DELETE CASCADE); the longest retry
+  // ladder is about a day, so nothing past the retention period is still being delivered.
+  const eventsDeleted = await core.db.deleteFrom('event_records').where('workspace_id', '=', workspaceId).where('created_at', '<', cutoff).executeTakeFirst();
+  const events = Number(eventsDeleted.numDeletedRows);
+  if (emails || apiRequests || events) {
     await audit(core, systemActor, {
       workspaceId,
       action: 'retention.purged',
       targetType: 'workspace',
       targetId: workspaceId,
-      data: { retention_days: days, older_than: new Date(cutoff).toISOString(), emails, blobs_deleted: blobsDeleted, api_requests: apiRequests },
+      data: { retention_days: days, older_than: new Date(cutoff).toISOString(), emails, blobs_deleted: blobsDeleted, api_requests: apiRequests, events },
     });
-    core.log.info({ workspaceId, retentionDays: days, emails, blobsDeleted, apiRequests }, 'retention purged message bodies and request log');
+    core.log.info({ workspaceId, retentionDays: days, emails, blobsDeleted, apiRequests, events }, 'retention purged message bodies, request log and events');
   }
-  return { emails, blobs_deleted: blobsDeleted, api_requests: apiRequests };
+  return { emails, blobs_deleted: blobsDeleted, api_requests: apiRequests, events };
 }
 
 /** Deletes a blob no row refers to; puts it back if a reference appeared meanwhile. */
