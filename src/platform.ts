@@ -71,7 +71,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
     leaseMs: settings.jobLeaseMs,
     log: log.child({ part: 'worker' }),
   });
-  worker.handle(SYSTEM_MAIL_JOB, systemMailHandler(settings, core.vault));
+  worker.handle(SYSTEM_MAIL_JOB, systemMailHandler(core));
   worker.handle(WEBHOOK_DELIVERY_JOB, webhookDeliveryHandler(core));
   worker.handle(RELEASE_JOB, releaseHandler(core));
   worker.handle(DELIVER_JOB, deliverHandler(core));
@@ -116,9 +116,6 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
 
   await scheduler.start();
   worker.start();
-  if (!settings.smarthost) {
-    log.warn('MAILSTACK_SMARTHOST is not set: sign-in links and invitations wait in the queue until a relay is configured');
-  }
   ready = true;
   log.info({ httpPort, store: settings.store, dataDir: settings.dataDir }, 'mailstack started');
 

@@ -4,6 +4,7 @@
 // domain and email events signed so that resend.webhooks.verify accepts them.
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import nodemailer from 'nodemailer';
+import PostalMime from 'postal-mime';
 import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestDns, startTestDns } from '../domains/test-dns.ts';
@@ -126,5 +127,22 @@ describe('sending end to end', () => {
     const msg = await waitFor('relay delivery at the remote MX', () => mx.messages.find((m) => m.raw.toString().includes('Subject: Through the relay')), 20_000);
     expect(msg.to).toEqual(['other@remote.test']);
     expect(await dkimResult(msg.raw)).toBe('pass');
+  });
+
+  it('mails an invitation with its sign-in link through our own MTA when no smarthost is set', async () => {
+    const r = await fetch(`${server.url}/v1/members`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'newcomer@remote.test', role: 'viewer' }),
+    });
+    expect(r.status).toBe(201);
+    const msg = await waitFor('the invitation at the remote MX', () => mx.messages.find((m) => m.to.includes('newcomer@remote.test')), 20_000);
+    expect(msg.from).toBe('no-reply@mx.mailstack.test');
+    const { text } = await PostalMime.parse(msg.raw);
+    const link = /\/login\/magic\?token=([A-Za-z0-9%]+)/.exec(text ?? '')?.[1];
+    expect(link).toBeTruthy();
+    const signIn = await fetch(`${server.url}/login/magic?token=${link}`, { redirect: 'manual' });
+    expect(signIn.status).toBe(303);
+    expect(signIn.headers.get('set-cookie')).toMatch(/^mailstack_session=/);
   });
 });

@@ -1,12 +1,12 @@
 // Mail the platform itself sends (sign-in links, invitations). It is queued as a job in the same
-// transaction as what caused it, then sent through MAILSTACK_SMARTHOST. Direct MX delivery joins
-// when the outbound pipeline exists. The job holds the text sealed with the vault (AES-256-GCM):
+// transaction as what caused it, then delivered by the platform's own MTA (or MAILSTACK_SMARTHOST).
+// It is not DKIM-signed: it comes from MAILSTACK_MAIL_FROM, which need not be a sending domain. The job holds the text sealed with the vault (AES-256-GCM):
 // a sign-in link is as good as a password for 15 minutes and must not sit readable in the jobs table.
-import nodemailer from 'nodemailer';
+import { randomUUID } from 'node:crypto';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Core } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
-import type { Settings } from '../config/settings.ts';
-import type { Vault } from '../secrets/vault.ts';
+import { attempt } from './delivery/deliver.ts';
 
 export const SYSTEM_MAIL_JOB = 'system_mail.send';
 
@@ -32,27 +32,29 @@ export async function queueSystemMail(core: Core, mail: SystemMail, db: Db = cor
   await core.jobs.enqueue(SYSTEM_MAIL_JOB, job, { maxAttempts: 8 }, db);
 }
 
-/** The job handler: one attempt to hand the message to the smarthost. */
-export function systemMailHandler(settings: Settings, vault: Vault) {
+/**
+ * The job handler: one attempt to deliver, through the same MTA as every other message (the
+ * recipient's MX hosts, or MAILSTACK_SMARTHOST when set). A temporary failure is retried by the
+ * queue; a permanent one is logged and dropped, since retrying cannot help.
+ */
+export function systemMailHandler(core: Core) {
   return async (job: QueuedSystemMail): Promise<void> => {
-    const mail: SystemMail = { to: job.to, subject: job.subject, text: job.text_sealed !== undefined ? vault.decrypt(job.text_sealed, SEAL_CONTEXT) : (job.text ?? '') };
-    const relay = settings.smarthost;
-    if (!relay) throw new Error('cannot send system mail: MAILSTACK_SMARTHOST is not set');
-    const transport = nodemailer.createTransport({
-      host: relay.host,
-      port: relay.port,
-      secure: relay.secure,
-      auth: relay.user ? { user: relay.user, pass: relay.pass ?? '' } : undefined,
-      name: settings.hostname,
-      // A relay on loopback or the operator's LAN often has a self-signed certificate.
-      tls: { rejectUnauthorized: false },
-      connectionTimeout: 15_000,
-      socketTimeout: 30_000,
-    });
-    try {
-      await transport.sendMail({ from: settings.mailFrom, to: mail.to, subject: mail.subject, text: mail.text });
-    } finally {
-      transport.close();
-    }
+    const text = job.text_sealed !== undefined ? core.vault.decrypt(job.text_sealed, SEAL_CONTEXT) : (job.text ?? '');
+    const { mailFrom, hostname } = core.settings;
+    const raw = await new MailComposer({
+      from: mailFrom,
+      to: job.to,
+      subject: job.subject,
+      text,
+      date: new Date(core.clock.now()),
+      messageId: `<${randomUUID()}@${hostname}>`,
+      headers: { 'Auto-Submitted': 'auto-generated' },
+    })
+      .compile()
+      .build();
+    const envelopeFrom = /<([^<>]+)>\s*$/.exec(mailFrom)?.[1] ?? mailFrom.trim();
+    const outcome = await attempt(core, { from: envelopeFrom, to: job.to, raw, tls: 'opportunistic' });
+    if (outcome.kind === 'temporary') throw new Error(`system mail to ${job.to} deferred: ${outcome.response}`);
+    if (outcome.kind === 'permanent') core.log.warn({ to: job.to, response: outcome.response }, 'system mail refused for good; not retried');
   };
 }
