@@ -37,7 +37,22 @@ function openSqlite(file: string): Store {
   conn.pragma('foreign_keys = ON');
   conn.pragma('busy_timeout = 10000');
   conn.pragma('synchronous = FULL');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: conn }) });
+  // Kysely prepares every query afresh; compiling SQL was a visible share of the CPU per message.
+  // Statements are reusable (each run is synchronous), so keep the recent ones.
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  const database = {
+    close: () => conn.close(),
+    prepare(text: string) {
+      let stmt = statements.get(text);
+      if (!stmt) {
+        stmt = conn.prepare(text);
+        if (statements.size >= 1000) statements.delete(statements.keys().next().value!);
+        statements.set(text, stmt);
+      }
+      return stmt;
+    },
+  };
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database }) });
   return {
     db,
     dialect: 'sqlite',
