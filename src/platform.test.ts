@@ -6,7 +6,6 @@
 // smarthost that is an SMTP server on loopback holding its reply to DATA for as long as the test
 // wants: the job is in flight exactly while the test says so.
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
@@ -14,7 +13,7 @@ import { loadSettings } from './config/settings.ts';
 import type { Core } from './core/core.ts';
 import { SYSTEM_MAIL_JOB, queueSystemMail } from './outbound/system-mail.ts';
 import { openCore } from './platform.ts';
-import { type TestServer, api, spawnCli, startTestServer } from './testkit/server.ts';
+import { type TestServer, api, freePort, spawnCli, startTestServer } from './testkit/server.ts';
 import { type TestDatabase, createTestDatabase } from './testkit/store.ts';
 
 const SLOW = 180_000;
@@ -127,16 +126,6 @@ async function startHoldingRelay() {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -2,9 +2,8 @@
 // database, and every command here runs as another process on the same data while it serves, as an
 // operator would run them. Results are checked over HTTP against that running node.
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api as apiOnce, runCli, spawnCli } from '../testkit/server.ts';
+import { api as apiOnce, freePort, runCli, spawnCli } from '../testkit/server.ts';
 import { type TestDatabase, createTestDatabase } from '../testkit/store.ts';
 
 // Each CLI run starts Node and tsx afresh: slow on a busy machine, so tests get room.
@@ -30,16 +29,6 @@ async function api(...args: Parameters<typeof apiOnce>) {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForHealth(base: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 90_000;

@@ -1,24 +1,15 @@
 // For the submission tests: a node with its submission doors open on free loopback ports, a real
 // DNS server (dns2) on loopback holding the records of the domains the test verifies, and the
 // workspace's key. Delivery is off (MAILSTACK_WORKER_CONCURRENCY=0): queued jobs just wait.
-import { type Socket, connect as netConnect, createServer } from 'node:net';
+import { type Socket, connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { expect } from 'vitest';
 import type { Clock } from '../core/clock.ts';
 import { checkDomain } from '../domains/verify.ts';
 import { type TestDns, startTestDns } from '../domains/test-dns.ts';
-import { type TestServer, startTestServer } from '../testkit/server.ts';
+import { type TestServer, freePort, startTestServer } from '../testkit/server.ts';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../testkit/server.ts';
 
 export interface RelayNode {
   server: TestServer;

@@ -151,10 +151,4 @@ export class RawSmtp {
 }
 
 /** A TCP port free on loopback right now (for a door whose port must be given up front). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../testkit/server.ts';

@@ -1,6 +1,7 @@
 // Starts a real Mailstack node for a test: its own database (SQLite or PostgreSQL, see store.ts),
 // its own data folder, HTTP on an ephemeral loopback port. Talk to it over real sockets.
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -125,4 +126,16 @@ export async function api(url: string, method: string, pathname: string, opts: {
     json = null;
   }
   return { status: res.status, headers: res.headers, json, text };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for doors a test starts by number). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }

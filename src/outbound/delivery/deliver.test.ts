@@ -164,6 +164,9 @@ describe('permanent failures', () => {
     const suppression = await findSuppression(core().db, workspaceId, 'nobody@example.net');
     expect(suppression).toMatchObject({ origin: 'bounce', source_id: id });
     expect(suppression!.reason).toContain('550 5.1.1');
+    // Announced like every other suppression: a webhook event and an audit record.
+    const added = await core().db.selectFrom('event_records').select('payload').where('type', '=', 'suppression.added').execute();
+    expect(added.map((e) => JSON.parse(e.payload).data.email)).toContain('nobody@example.net');
 
     const offered = mx1.rcptAttempts.get('nobody@example.net');
     const connections = mx1.connections + mx2.connections;

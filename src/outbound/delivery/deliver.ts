@@ -31,13 +31,13 @@
 //   per MX host, idle ones reused after RSET.
 // RFCs: 5321 (SMTP), 3207 (STARTTLS), 3463 (enhanced status codes), 7505 (null MX), 7435.
 import type { Resolver } from 'node:dns/promises';
-import type { Core } from '../../core/core.ts';
+import { type Core, systemActor } from '../../core/core.ts';
 import type { Db } from '../../db/database.ts';
 import { configuredResolver } from '../../domains/dns.ts';
 import { type JobContext, RetryLater } from '../../jobs/worker.ts';
 import { blobStore } from '../accept.ts';
 import { type Recipient, type StatusDetail, setRecipientStatus } from '../recipients.ts';
-import { addSuppression } from '../suppressions.ts';
+import { suppressAddress } from '../suppressions.ts';
 import { verpAddress } from '../verp.ts';
 import { resolveRoute } from './mx.ts';
 import { SmtpPool } from './pool.ts';
@@ -285,7 +285,7 @@ async function record(core: Core, r: Recipient, emailId: string, outcome: Outcom
         bounce: { type: 'Permanent', subType: bounceSubType(outcome.response), message: outcome.response },
       });
       // A hard bounce: the address is not tried again from this workspace.
-      if (changed) await addSuppression(core, tx, r.workspace_id, r.address, 'bounce', outcome.response, emailId);
+      if (changed) await suppressAddress(core, tx, systemActor, r.workspace_id, r.address, 'bounce', `Hard bounce: ${outcome.response}`, emailId);
     });
     return;
   }

@@ -1,7 +1,6 @@
 // For the delivery tests: remote MX hosts played by real SMTP servers (smtp-server) on loopback
 // addresses, a verified sending domain published into the test DNS server, and a way to accept a
 // composed message the way the send API does.
-import net from 'node:net';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { systemActor } from '../../core/core.ts';
@@ -53,16 +52,7 @@ export interface TestMx {
 }
 
 /** A port free on 127.0.0.1, to use on every 127.0.0.x MX of one test file. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../testkit/server.ts';
 
 function smtpError(v: { code: number; message: string }): Error {
   return Object.assign(new Error(v.message), { responseCode: v.code });
