@@ -4,6 +4,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Core } from '../core/core.ts';
 import { authHook } from './auth.ts';
@@ -31,7 +32,6 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: core.settings.httpBodyLimit,
     trustProxy: core.settings.trustProxy,
-    ajv: { customOptions: { removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false } },
     routerOptions: { maxParamLength: 200 },
     // Errors the router raises before any route runs: answered in Resend's shape like the rest.
     frameworkErrors: (err, request, reply) => {
@@ -42,6 +42,12 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
     },
   });
   const metrics = createMetrics(core);
+
+  // JSON bodies are typed: a number where a string belongs is the caller's mistake (422), not
+  // something to coerce. Query strings and path parameters are text, coerced to their schema.
+  const bodyAjv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
+  const textAjv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
   await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
