@@ -198,12 +198,12 @@ describe('fields', () => {
 
   it('refuses wrong types with 422 validation_error', async () => {
     const before = await keyCount();
-    for (const body of [{ name: {} }, { name: { $ne: null } }, { name: ['a', 'b'] }, { name: [] }, { name: null }, { name: '' }, { name: 'ok', permission: 'root' }, { name: 'ok', permission: 1 }, { name: 'ok', permission: ['sending_access', 'full_access'] }]) {
+    for (const body of [{ name: {} }, { name: { $ne: null } }, { name: ['a', 'b'] }, { name: [] }, { name: null }, { name: '' }, { name: 'ok', permission: 'root' }, { name: 'ok', permission: 1 }, { name: 'ok', permission: ['sending_access', 'full_access'] }, { name: 123 }, { name: true }, { name: ['single'] }]) {
       const r = await call('POST', '/v1/api-keys', { body });
       expect(r.status, JSON.stringify(body)).toBe(422);
       expect(r.json).toMatchObject({ statusCode: 422, name: 'validation_error' });
     }
-    for (const body of [{ email: {}, role: 'viewer' }, { email: 'x@example.com', role: ['viewer', 'admin'] }, { email: 'x@example.com', role: null }]) {
+    for (const body of [{ email: {}, role: 'viewer' }, { email: 'x@example.com', role: ['viewer', 'admin'] }, { email: 'x@example.com', role: null }, { email: 'x@example.com', role: ['owner'] }]) {
       expectError(await call('POST', '/v1/members', { body }), 422, 'validation_error');
     }
     expectError(await call('PATCH', '/v1/workspace', { body: { name: { toString: 'x' } } }), 422, 'validation_error');
