@@ -270,3 +270,26 @@ describe('sign-up turned off', () => {
     expect(user).toBeUndefined();
   });
 });
+
+describe('sign-up flood', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { MAILSTACK_LOGIN_IP_MAX_FAILURES: '3' } });
+  });
+  afterAll(() => server?.stop());
+
+  it('takes at most MAILSTACK_LOGIN_IP_MAX_FAILURES sign-ups per client IP in a window, then 429', async () => {
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await api(server.url, 'POST', '/v1/auth/signup', { body: { email: `flood${i}@example.com`, password: PASSWORD, workspace_name: `Flood ${i}` } });
+      statuses.push(r.status);
+      if (r.status === 429) expect(r.json).toMatchObject({ statusCode: 429, name: 'rate_limit_exceeded' });
+    }
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const made = await server.platform.core.db.selectFrom('users').select('email').where('email', 'like', 'flood%').execute();
+    expect(made).toHaveLength(3);
+    // Failed sign-in attempts are counted apart: the IP may still sign in.
+    const login = await api(server.url, 'POST', '/v1/auth/login', { body: { email: 'flood0@example.com', password: PASSWORD } });
+    expect(login.status).toBe(200);
+  });
+});

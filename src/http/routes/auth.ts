@@ -54,6 +54,10 @@ export function authRoutes(app: FastifyInstance, core: Core) {
       const body = request.body as { email: string; password: string; workspace_name: string; name?: string };
       const email = normalizeEmail(body.email);
       const client = clientOf(request);
+      // Each sign-up costs an argon2 hash and a workspace: at most MAILSTACK_LOGIN_IP_MAX_FAILURES
+      // per client IP in a MAILSTACK_LOGIN_LOCKOUT window, counted apart from failed logins.
+      await assertNotLocked(core, null, `signup:${client.ip}`);
+      await recordFailure(core, null, `signup:${client.ip}`);
       const { userId, workspaceId } = await core.store.transaction(async (tx) => {
         const { user, created } = await ensureUser(core, tx, email, body.name ?? null);
         if (!created) throw new CoreError(409, 'validation_error', 'An account with this email already exists. Sign in instead.');
