@@ -23,6 +23,8 @@ const EXPECTED: Record<Permission, Grantee[]> = {
   'webhooks:manage': ['owner', 'admin', 'developer'],
   'suppressions:read': ['owner', 'admin', 'developer', 'viewer'],
   'suppressions:manage': ['owner', 'admin', 'developer'],
+  'inboxes:read': ['owner', 'admin', 'developer', 'viewer'],
+  'inboxes:manage': ['owner', 'admin', 'developer'],
 };
 
 describe('the permission table', () => {

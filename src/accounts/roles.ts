@@ -23,6 +23,9 @@ export const PERMISSIONS = {
   'webhooks:manage':  ['owner', 'admin', 'developer'],
   'suppressions:read':   ['owner', 'admin', 'developer', 'viewer'],
   'suppressions:manage': ['owner', 'admin', 'developer'],
+  // Hosted mailboxes (inboxes), their mail, aliases, forwarding and app passwords.
+  'inboxes:read':     ['owner', 'admin', 'developer', 'viewer'],
+  'inboxes:manage':   ['owner', 'admin', 'developer'],
 } as const satisfies Record<string, readonly Grantee[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -74,6 +74,16 @@ export interface Settings {
   retryDelaysMs: number[];
   /** The most connections open at once to one MX host (or the smarthost). */
   mxConcurrency: number;
+  /** Default quota of a hosted mailbox in bytes (a mailbox may have its own). */
+  mailboxQuotaBytes: number;
+  /** Days a message stays in Trash or Junk before the scheduler purges it. */
+  trashDays: number;
+  /** Refuse at DATA a message whose DMARC check fails under a p=reject policy (550 5.7.1). */
+  dmarcReject: boolean;
+  /** Most simultaneous connections one client IP may hold on the MX. */
+  mxMaxConnectionsPerIp: number;
+  /** Let IMAP/POP3 clients log in before TLS (off: LOGINDISABLED until STARTTLS, RFC 9051 §6.2.3). */
+  allowPlaintextAuth: boolean;
 }
 
 export interface SmarthostSettings {
@@ -159,6 +169,11 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd()): Se
     // About 5 days in all (RFC 5321 §4.5.4.1: give up after 4-5 days).
     retryDelaysMs: durationList(get, 'RETRY_DELAYS', '1m,5m,15m,30m,1h,2h,4h,8h,12h,24h,24h,24h'),
     mxConcurrency: int(get, 'MX_CONCURRENCY', 5, 1, 100, 'a whole number'),
+    mailboxQuotaBytes: int(get, 'MAILBOX_QUOTA_BYTES', 10 * 1024 ** 3, 1024, 1024 ** 5, 'a size in bytes'),
+    trashDays: int(get, 'TRASH_DAYS', 30, 1, 36500, 'a number of days'),
+    dmarcReject: bool(get, 'DMARC_REJECT', true),
+    mxMaxConnectionsPerIp: int(get, 'MX_MAX_CONNECTIONS_PER_IP', 20, 1, 10000, 'a whole number'),
+    allowPlaintextAuth: bool(get, 'ALLOW_PLAINTEXT_AUTH', false),
   };
 }
 

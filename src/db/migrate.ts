@@ -8,6 +8,7 @@ import * as m0003 from './migrations/0003_events.ts';
 import * as m0004 from './migrations/0004_outbound.ts';
 import * as m0005 from './migrations/0005_suppressions.ts';
 import * as m0006 from './migrations/0006_api_requests.ts';
+import * as m0007 from './migrations/0007_mailstore.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_outbound': m0004,
   '0005_suppressions': m0005,
   '0006_api_requests': m0006,
+  '0007_mailstore': m0007,
 };
 
 export interface MigrationReport {

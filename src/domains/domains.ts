@@ -203,6 +203,7 @@ export async function createDomain(core: Core, actor: Actor, workspaceId: string
     last_checked_at: null,
     verified_at: null,
     updated_at: now,
+    catch_all_mailbox_id: null,
   };
   try {
     await core.store.transaction(async (tx) => {

@@ -58,6 +58,8 @@ export interface AcceptInput {
   messageId: string;
   scheduledAt: number | null;
   idempotencyKey?: string | null;
+  /** An SRS0 envelope sender for a forwarded message; by default each recipient's VERP path. */
+  envelopeFrom?: string | null;
 }
 
 /** The blob store of this node (message files under <data>/blobs). */
@@ -118,6 +120,7 @@ export async function recordMessage(core: Core, tx: Db, input: AcceptInput, stor
       last_event: 'queued',
       scheduled_at: scheduled ? input.scheduledAt : null,
       idempotency_key: input.idempotencyKey ?? null,
+      envelope_from: input.envelopeFrom ?? null,
       created_at: now,
       updated_at: now,
     })
