@@ -5,14 +5,13 @@
 //   npm run bench                      (BENCH_MESSAGES=2000 BENCH_CONCURRENCY=16 by default)
 //
 // Postfix is optional: `apt-get install postfix` (choose "No configuration"); the bench runs it on
-// 127.0.0.1:10025 with a relayhost pointing at the sink, and stops it afterwards.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+// 127.0.0.1:10025 with a relayhost pointing at the sink, and stops it afterwards (bench/peers.ts).
 import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { startSendingWorld } from '../src/outbound/test-sending.ts';
 import { freePort } from '../src/testkit/server.ts';
+import { POSTFIX_PORT, withPostfix } from './peers.ts';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -126,48 +125,8 @@ async function benchMailstack(sink: Sink): Promise<Result[]> {
 }
 
 async function benchPostfix(sink: Sink): Promise<Result | string> {
-  if (!existsSync('/usr/sbin/postfix')) return 'Postfix is not installed (apt-get install postfix, "No configuration")';
-  // "No configuration" leaves no main.cf: start from Debian's prototype.
-  if (!existsSync('/etc/postfix/main.cf')) copyFileSync('/etc/postfix/main.cf.proto', '/etc/postfix/main.cf');
-  const postconf = (...kv: string[]) => execFileSync('postconf', ['-e', ...kv]);
-  postconf(
-    'inet_interfaces=127.0.0.1',
-    'inet_protocols=ipv4',
-    'mydestination=',
-    'mynetworks=127.0.0.0/8',
-    `relayhost=[127.0.0.1]:${sink.port}`,
-    'smtp_tls_security_level=none',
-    'smtpd_tls_security_level=none',
-    `default_destination_concurrency_limit=${CONCURRENCY}`,
-    'maillog_file=/var/log/postfix-bench.log',
-    'compatibility_level=3.6',
-    // Debian's prototype leaves these empty; postfix will not start without them.
-    'setgid_group=postdrop',
-    'sendmail_path=/usr/sbin/sendmail',
-    'newaliases_path=/usr/bin/newaliases',
-    'mailq_path=/usr/bin/mailq',
-    'html_directory=no',
-    'manpage_directory=/usr/share/man',
-    'sample_directory=/usr/share/doc/postfix/examples',
-    'readme_directory=no',
-    'alias_maps=',
-    'alias_database=',
-  );
-  // Listen on 10025 rather than 25 so nothing else on the machine is disturbed.
-  try {
-    execFileSync('postconf', ['-MX', 'smtp/inet'], { stdio: 'ignore' });
-  } catch {}
-  execFileSync('postconf', ['-M', '127.0.0.1:10025/inet=127.0.0.1:10025 inet n - n - - smtpd']);
-  try {
-    execFileSync('postfix', ['stop'], { stdio: 'ignore' });
-  } catch {}
-  execFileSync('postfix', ['start'], { stdio: 'ignore' });
-  try {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    return await timed('Postfix, SMTP → sink', sink, () => sendSmtp(10025, null, false));
-  } finally {
-    execFileSync('postfix', ['stop'], { stdio: 'ignore' });
-  }
+  const relay = ['mydestination=', `relayhost=[127.0.0.1]:${sink.port}`, `default_destination_concurrency_limit=${CONCURRENCY}`];
+  return withPostfix(relay, () => timed('Postfix, SMTP → sink', sink, () => sendSmtp(POSTFIX_PORT, null, false)));
 }
 
 async function main() {

@@ -20,8 +20,11 @@ import { WEBHOOK_DELIVERY_JOB } from './events/webhooks.ts';
 import { registerDomainJobs } from './domains/verify.ts';
 import { RELEASE_JOB, releaseHandler } from './outbound/accept.ts';
 import { registerRetention } from './outbound/retention.ts';
+import { registerMailPurge } from './mailstore/purge.ts';
 import { type SubmissionDoors, startSubmission } from './smtp/submission.ts';
 import { type MxDoor, startMx } from './smtp/mx.ts';
+import { type ImapDoor, startImap } from './imap/server.ts';
+import { type Pop3Door, startPop3 } from './pop3/server.ts';
 import { loadTlsMaterial } from './tls/certificate.ts';
 import { registerEmailJobs } from './outbound/emails.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
@@ -79,6 +82,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerHousekeeping(core, worker, scheduler);
   registerDomainJobs(core, worker, scheduler);
   registerRetention(core, worker, scheduler);
+  registerMailPurge(core, worker, scheduler);
   registerEmailJobs(core, worker, scheduler);
 
   let http: FastifyInstance | null = null;
@@ -114,6 +118,36 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
     }
   }
 
+  // POP3 on MAILSTACK_POP3_PORT (STLS) and MAILSTACK_POP3S_PORT (implicit TLS); 0 disables each.
+  let pop3: Pop3Door | null = null;
+  if (settings.pop3Port !== 0 || settings.pop3sPort !== 0) {
+    try {
+      pop3 = await startPop3(core, { port: settings.pop3Port, securePort: settings.pop3sPort, host: settings.listenAddress, tls: loadTlsMaterial(settings), closeTimeoutMs: settings.shutdownTimeoutMs });
+    } catch (err) {
+      await mx?.close();
+      await submission?.stop();
+      await http?.close();
+      await core.store.close();
+      throw err;
+    }
+  }
+
+  // IMAP on MAILSTACK_IMAP_PORT (STARTTLS) and MAILSTACK_IMAPS_PORT (implicit TLS); 0 disables each.
+  const imap: ImapDoor[] = [];
+  try {
+    for (const [port, implicitTls] of [[settings.imapPort, false], [settings.imapsPort, true]] as const) {
+      if (port !== 0) imap.push(await startImap(core, { port, host: settings.listenAddress, tls: loadTlsMaterial(settings), implicitTls, maxMessageBytes: settings.maxMessageBytes }));
+    }
+  } catch (err) {
+    await Promise.all(imap.map((d) => d.close()));
+    await pop3?.close();
+    await mx?.close();
+    await submission?.stop();
+    await http?.close();
+    await core.store.close();
+    throw err;
+  }
+
   await scheduler.start();
   worker.start();
   ready = true;
@@ -128,11 +162,15 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
       const closing = http?.close();
       const closingSubmission = submission?.stop();
       const closingMx = mx?.close();
+      const closingPop3 = pop3?.close();
+      const closingImap = Promise.all(imap.map((d) => d.close()));
       await worker.stop(settings.shutdownTimeoutMs);
       closeDelivery(core);
       await closing;
       await closingSubmission;
       await closingMx;
+      await closingPop3;
+      await closingImap;
       await core.store.close();
       log.info('mailstack stopped');
     })());

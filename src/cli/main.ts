@@ -34,6 +34,10 @@ program
           ['MAILSTACK_SMTP_PORT', s.smtpPort],
           ['MAILSTACK_SUBMISSION_PORT', s.submissionPort],
           ['MAILSTACK_SUBMISSIONS_PORT', s.submissionsPort],
+          ['MAILSTACK_IMAP_PORT', s.imapPort],
+          ['MAILSTACK_IMAPS_PORT', s.imapsPort],
+          ['MAILSTACK_POP3_PORT', s.pop3Port],
+          ['MAILSTACK_POP3S_PORT', s.pop3sPort],
         ];
         const [name, port] = doors.find(([, p]) => p === e.port) ?? ['the port setting', e.port ?? 0];
         const why = e.code === 'EADDRINUSE' ? 'already in use' : 'permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE';

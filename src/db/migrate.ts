@@ -9,6 +9,9 @@ import * as m0004 from './migrations/0004_outbound.ts';
 import * as m0005 from './migrations/0005_suppressions.ts';
 import * as m0006 from './migrations/0006_api_requests.ts';
 import * as m0007 from './migrations/0007_mailstore.ts';
+import * as m0008 from './migrations/0008_mailstore_counters.ts';
+import * as m0009 from './migrations/0009_inbound_routing.ts';
+import * as m0010 from './migrations/0010_imap_cache.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -18,6 +21,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_suppressions': m0005,
   '0006_api_requests': m0006,
   '0007_mailstore': m0007,
+  '0008_mailstore_counters': m0008,
+  '0009_inbound_routing': m0009,
+  '0010_imap_cache': m0010,
 };
 
 export interface MigrationReport {

@@ -425,6 +425,13 @@ export interface MessageSearchTable {
   body: string;
 }
 
+/** From 0008: per-mailbox counters (src/mailstore/folders.ts). */
+export interface MailboxCountersTable {
+  mailbox_id: string;
+  /** The last UIDVALIDITY given to a folder of this mailbox. */
+  uid_validity_last: number;
+}
+
 export interface LabelsTable {
   id: string;
   workspace_id: string;
@@ -489,6 +496,15 @@ export interface AppPasswordsTable {
   last_used_at: number | null;
 }
 
+/** From 0010: FETCH structure answers by blob id (src/imap/cache.ts). */
+export interface ImapStructureCacheTable {
+  blob_id: string;
+  envelope: string;
+  body: string;
+  bodystructure: string;
+  created_at: number;
+}
+
 export interface Schema {
   users: UsersTable;
   workspaces: WorkspacesTable;
@@ -518,6 +534,8 @@ export interface Schema {
   expunged_messages: ExpungedMessagesTable;
   message_attachments: MessageAttachmentsTable;
   message_search: MessageSearchTable;
+  mailbox_counters: MailboxCountersTable;
+  imap_structure_cache: ImapStructureCacheTable;
   labels: LabelsTable;
   aliases: AliasesTable;
   alias_targets: AliasTargetsTable;

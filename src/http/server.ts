@@ -20,6 +20,13 @@ import { logRoutes } from './routes/logs.ts';
 import { rateLimitHook } from './rate-limit.ts';
 import { requestLogHook } from './request-log.ts';
 import { suppressionRoutes } from './routes/suppressions.ts';
+import { aliasRoutes } from './routes/aliases.ts';
+import { forwardingRoutes } from './routes/forwarding.ts';
+import { appPasswordRoutes } from './routes/app-passwords.ts';
+import { inboxRoutes } from './routes/inboxes.ts';
+import { inboxThreadRoutes } from './routes/inbox-threads.ts';
+import { inboxDraftRoutes } from './routes/inbox-drafts.ts';
+import { receivingRoutes } from './routes/receiving.ts';
 
 export interface HttpOptions {
   /** Asked by /healthz; false once the node is shutting down. */
@@ -111,6 +118,13 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   webhookRoutes(app, core);
   logRoutes(app, core);
   suppressionRoutes(app, core);
+  aliasRoutes(app, core);
+  forwardingRoutes(app, core);
+  appPasswordRoutes(app, core);
+  inboxRoutes(app, core);
+  inboxThreadRoutes(app, core);
+  inboxDraftRoutes(app, core);
+  receivingRoutes(app, core);
   return app;
 }
 

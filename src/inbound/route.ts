@@ -1,40 +1,63 @@
 // Inbound routing: which envelope recipients this server accepts mail for, and what becomes of a
 // message once accepted. The MX door (src/smtp/mx.ts) asks `routeRecipient` at every RCPT and
-// hands the accepted message to `deliverInbound`; it knows nothing else. The receiving issue adds
-// target kinds here (mailbox, alias, catch-all, forward, agent inbox) without touching the door.
+// hands the accepted message to `deliverInbound`; it knows nothing else.
 //
 // Implementation notes:
 // - Never relay (RFC 5321 §3.6.2, §7.1): an address in a domain we do not serve is refused at RCPT
 //   with 550 5.7.1; an unknown user in a domain we do serve with 550 5.1.1 (RFC 3463 §3.2).
-// - Today the domains we serve are the return-path hosts `<return_path>.<domain>` of the domains
-//   added by any workspace. In them we accept the VERP address of a recipient we sent to
-//   (`bounce+<token>@`, src/outbound/verp.ts) — only when the token's email was sent from a domain
-//   with that return-path host, so a token cannot be replayed through another tenant's host — and
-//   the role addresses `postmaster` (RFC 5321 §4.5.1 requires it) and `abuse` (RFC 2142), where
-//   feedback loops send ARF reports.
-// - `deliverInbound` runs all its changes in one transaction; the door answers 250 only after it
-//   returns, so an acknowledged report is never lost.
+// - The domains we serve are (a) the domains of any workspace whose receiving capability is
+//   enabled (`capabilities.receiving = 'enabled'`), for hosted mail, and (b) the return-path hosts
+//   `<return_path>.<domain>` of every domain, for bounces, complaints and SRS.
+// - In a receiving domain an address is, in this order: a mailbox (its own domain must be the one
+//   with receiving enabled), an alias (one address → one or more mailboxes of its workspace), then
+//   the domain's catch-all mailbox. Addresses are compared lower-cased (address.ts documents why)
+//   and `user+tag@` reaches `user@` when `user+tag@` itself is not hosted (RFC 5233).
+//   Domain names are unique per workspace only: when two workspaces both receive for one name,
+//   only mailboxes and aliases (unique on the node) can be told apart; the catch-all of the
+//   verified one (then the oldest) wins.
+// - A target mailbox over its quota answers 452 4.2.2 (RFC 3463 §3.3, "mailbox full") at RCPT; the
+//   quota is checked again at DATA with the real size (deliver.ts).
+// - At a return-path host we accept the VERP address of a recipient we sent to (`bounce+<token>@`,
+//   src/outbound/verp.ts) — only when the token's email was sent from a domain with that
+//   return-path host, so a token cannot be replayed through another tenant's host —, the role
+//   addresses `postmaster` (RFC 5321 §4.5.1 requires it) and `abuse` (RFC 2142), where feedback
+//   loops send ARF reports, and SRS0 addresses whose hash and age check out (srs.ts): the bounce of
+//   a message we forwarded, sent on to the original sender.
+// - `deliverInbound` refuses before it commits anything, and answers 250 only once every change is
+//   committed; the door sends the reply only after it returns, so an acknowledged message is never
+//   lost (the blob is fsynced before the commit, see deliver.ts).
 import type { Core } from '../core/core.ts';
+import type { DomainsTable } from '../db/schema.ts';
+import { capabilitiesOf } from '../domains/records.ts';
+import { mailboxByAddress, quotaAllows, type Mailbox } from '../mailstore/mailboxes.ts';
 import { verpToken } from '../outbound/verp.ts';
+import { splitAddress, subaddressBase } from './address.ts';
 import { processReports } from './bounces.ts';
+import { deliverToMailboxes } from './deliver.ts';
+import { passOnSrsBounce } from './forward.ts';
+import { srsDecode } from './srs.ts';
 
-export type InboundTarget =
+/** A recipient that is a bounce or complaint for mail we sent (bounces.ts handles them). */
+export type ReportTarget =
   /** The VERP return path of one recipient of one message we sent. */
   | { kind: 'return_path'; address: string; recipientId: string; workspaceId: string; emailId: string }
   /** postmaster@ / abuse@ of a return-path host: reports that must be mapped by their content. */
   | { kind: 'report_address'; address: string; host: string; workspaceIds: string[] };
 
+export type InboundTarget =
+  | ReportTarget
+  /** Hosted mail: the RCPT address (lower-cased) and the mailboxes it reaches, all in one workspace. */
+  | { kind: 'mailbox'; address: string; via: 'mailbox' | 'alias' | 'catch_all'; workspaceId: string; mailboxIds: string[] }
+  /** The SRS0 address of a message we forwarded: its bounce goes on to `original`. */
+  | { kind: 'srs'; address: string; original: string; domainId: string; workspaceId: string };
+
 export type RcptDecision =
   | { accept: true; target: InboundTarget }
-  | { accept: false; code: 550; enhanced: '5.1.1' | '5.7.1' | '5.1.3'; message: string };
+  | { accept: false; code: 550 | 452; enhanced: '5.1.1' | '5.7.1' | '5.1.3' | '4.2.2'; message: string };
 
 const ROLE_ADDRESSES = new Set(['postmaster', 'abuse']);
 
-function splitAddress(address: string): { local: string; host: string } | null {
-  const at = address.lastIndexOf('@');
-  if (at <= 0 || at === address.length - 1) return null;
-  return { local: address.slice(0, at), host: address.slice(at + 1).toLowerCase().replace(/\.$/, '') };
-}
+const unknownUser: RcptDecision = { accept: false, code: 550, enhanced: '5.1.1', message: 'No such user here' };
 
 /** The domains (any workspace) whose return-path host is `host`. */
 async function returnPathDomains(core: Core, host: string): Promise<{ id: string; workspace_id: string }[]> {
@@ -48,18 +71,66 @@ async function returnPathDomains(core: Core, host: string): Promise<{ id: string
     .execute();
 }
 
-/** Decides one RCPT TO. Never throws for bad input: every address gets an answer. */
-export async function routeRecipient(core: Core, rawAddress: string): Promise<RcptDecision> {
-  const address = rawAddress.trim();
-  const parts = splitAddress(address);
-  if (!parts || address.length > 320) return { accept: false, code: 550, enhanced: '5.1.3', message: 'Bad destination mailbox address syntax' };
-  const domains = await returnPathDomains(core, parts.host);
-  if (!domains.length) {
-    return { accept: false, code: 550, enhanced: '5.7.1', message: `Relaying denied: this server does not accept mail for ${parts.host.slice(0, 255)}` };
+/** The domains (any workspace) named `host` with receiving enabled, verified first, then oldest. */
+async function receivingDomains(core: Core, host: string): Promise<DomainsTable[]> {
+  const rows = await core.db.selectFrom('domains').selectAll().where('name', '=', host).execute();
+  return rows
+    .filter((d) => capabilitiesOf(d).receiving === 'enabled')
+    .sort((a, b) => Number(b.status === 'verified') - Number(a.status === 'verified') || a.created_at - b.created_at);
+}
+
+/** Looks one lower-cased address up among mailboxes and aliases of the given receiving domains. */
+async function hostedAddress(core: Core, address: string, domainIds: Set<string>): Promise<{ via: 'mailbox' | 'alias'; workspaceId: string; mailboxes: Mailbox[] } | null> {
+  const mailbox = await mailboxByAddress(core.db, address);
+  if (mailbox && domainIds.has(mailbox.domain_id)) return { via: 'mailbox', workspaceId: mailbox.workspace_id, mailboxes: [mailbox] };
+  const alias = await core.db.selectFrom('aliases').select(['id', 'workspace_id', 'domain_id']).where('address', '=', address).executeTakeFirst();
+  if (alias && domainIds.has(alias.domain_id)) {
+    const mailboxes = await core.db
+      .selectFrom('alias_targets')
+      .innerJoin('mailboxes', 'mailboxes.id', 'alias_targets.mailbox_id')
+      .selectAll('mailboxes')
+      .where('alias_targets.alias_id', '=', alias.id)
+      .where('mailboxes.workspace_id', '=', alias.workspace_id)
+      .orderBy('mailboxes.id')
+      .execute();
+    if (mailboxes.length) return { via: 'alias', workspaceId: alias.workspace_id, mailboxes };
   }
-  const local = parts.local.toLowerCase();
+  return null;
+}
+
+async function routeHosted(core: Core, local: string, host: string, domains: DomainsTable[]): Promise<RcptDecision> {
+  const ids = new Set(domains.map((d) => d.id));
+  const address = `${local}@${host}`;
+  let found = await hostedAddress(core, address, ids);
+  const base = found ? null : subaddressBase(local);
+  if (base) found = await hostedAddress(core, `${base}@${host}`, ids);
+  let via: 'mailbox' | 'alias' | 'catch_all';
+  let workspaceId: string;
+  let mailboxes: Mailbox[];
+  if (found) {
+    ({ via, workspaceId, mailboxes } = found);
+  } else {
+    let catchAll: Mailbox | undefined;
+    for (const d of domains) {
+      if (!d.catch_all_mailbox_id) continue;
+      catchAll = await core.db.selectFrom('mailboxes').selectAll().where('id', '=', d.catch_all_mailbox_id).where('workspace_id', '=', d.workspace_id).executeTakeFirst();
+      if (catchAll) break;
+    }
+    if (!catchAll) return unknownUser;
+    via = 'catch_all';
+    workspaceId = catchAll.workspace_id;
+    mailboxes = [catchAll];
+  }
+  // Asked with one byte: the size is not known before DATA (SIZE= of RFC 1870 is only a promise).
+  if (mailboxes.some((m) => !quotaAllows(core, m, 1))) {
+    return { accept: false, code: 452, enhanced: '4.2.2', message: 'Mailbox full: over its storage quota; try again later' };
+  }
+  return { accept: true, target: { kind: 'mailbox', address, via, workspaceId, mailboxIds: mailboxes.map((m) => m.id) } };
+}
+
+async function routeReturnPath(core: Core, rawLocal: string, local: string, host: string, domains: { id: string; workspace_id: string }[], address: string): Promise<RcptDecision> {
   if (ROLE_ADDRESSES.has(local)) {
-    return { accept: true, target: { kind: 'report_address', address: `${local}@${parts.host}`, host: parts.host, workspaceIds: [...new Set(domains.map((d) => d.workspace_id))] } };
+    return { accept: true, target: { kind: 'report_address', address: `${local}@${host}`, host, workspaceIds: [...new Set(domains.map((d) => d.workspace_id))] } };
   }
   const token = verpToken(address);
   if (token) {
@@ -73,7 +144,31 @@ export async function routeRecipient(core: Core, rawAddress: string): Promise<Rc
       return { accept: true, target: { kind: 'return_path', address: address.toLowerCase(), recipientId: r.id, workspaceId: r.workspace_id, emailId: r.email_id } };
     }
   }
-  return { accept: false, code: 550, enhanced: '5.1.1', message: 'No such user here' };
+  const srs = await srsDecode(core, rawLocal);
+  if (srs.ok) {
+    // The oldest domain with this return-path host speaks for it (normally there is one).
+    const d = domains[0];
+    return { accept: true, target: { kind: 'srs', address: `${local}@${host}`, original: srs.original, domainId: d.id, workspaceId: d.workspace_id } };
+  }
+  return unknownUser;
+}
+
+/** Decides one RCPT TO. Never throws for bad input: every address gets an answer. */
+export async function routeRecipient(core: Core, rawAddress: string): Promise<RcptDecision> {
+  const address = rawAddress.trim();
+  const parts = splitAddress(address);
+  if (!parts) return { accept: false, code: 550, enhanced: '5.1.3', message: 'Bad destination mailbox address syntax' };
+  const { local, host } = parts;
+  const rawLocal = address.slice(0, address.lastIndexOf('@'));
+  const rpDomains = await returnPathDomains(core, host);
+  if (rpDomains.length) {
+    const d = await routeReturnPath(core, rawLocal, local, host, rpDomains, address);
+    if (d.accept) return d;
+  }
+  const receiving = await receivingDomains(core, host);
+  if (receiving.length) return routeHosted(core, local, host, receiving);
+  if (rpDomains.length) return unknownUser;
+  return { accept: false, code: 550, enhanced: '5.7.1', message: `Relaying denied: this server does not accept mail for ${host.slice(0, 255)}` };
 }
 
 export interface InboundMessage {
@@ -83,11 +178,15 @@ export interface InboundMessage {
   targets: InboundTarget[];
   remoteAddress: string | null;
   heloName: string | null;
+  /** Optional, when the door knows them: for the Received header (RFC 5321 §4.4, RFC 3848). */
+  secure?: boolean;
+  /** The reverse-DNS name of the client, when the door looked it up. */
+  clientHostname?: string | null;
 }
 
-/** The answer to the DATA command: 250 when taken, or a permanent refusal with its reason. */
+/** The answer to the DATA command: 250 when taken, or a refusal with its reason. */
 export interface DeliveryOutcome {
-  code: 250 | 554;
+  code: 250 | 451 | 452 | 550 | 552 | 554;
   /** RFC 3463 enhanced status code, e.g. 2.0.0 or 5.6.0. */
   enhanced: string;
   reply: string;
@@ -96,9 +195,28 @@ export interface DeliveryOutcome {
 /**
  * Takes an accepted message to every target. Returns once every change is committed; throws on
  * a store failure (the door answers 451 and the sender tries again later).
+ *
+ * Hosted mail goes first because it is the only part that may refuse the message (quota, DMARC,
+ * loops, unreadable MIME): nothing is committed for any target before that is decided. The SMTP
+ * reply to DATA is one code for all recipients, so a refusal refuses the message for all of them.
  */
 export async function deliverInbound(core: Core, message: InboundMessage): Promise<DeliveryOutcome> {
-  const reports = message.targets.filter((t) => t.kind === 'return_path' || t.kind === 'report_address');
-  if (reports.length) return processReports(core, message, reports);
-  return { code: 250, enhanced: '2.0.0', reply: 'OK: nothing to do' };
+  const hosted = message.targets.filter((t): t is Extract<InboundTarget, { kind: 'mailbox' }> => t.kind === 'mailbox');
+  const srs = message.targets.filter((t): t is Extract<InboundTarget, { kind: 'srs' }> => t.kind === 'srs');
+  const reports = message.targets.filter((t): t is ReportTarget => t.kind === 'return_path' || t.kind === 'report_address');
+  // Only a bounce (null reverse-path) goes on through an SRS address: anything else would make
+  // it a relay to the original sender for three weeks.
+  if (srs.length && message.mailFrom !== '') {
+    return { code: 550, enhanced: '5.7.1', reply: 'This address only takes delivery status notifications (null sender)' };
+  }
+  const replies: DeliveryOutcome[] = [];
+  if (hosted.length) {
+    const outcome = await deliverToMailboxes(core, message, hosted);
+    if (outcome.code !== 250) return outcome;
+    replies.push(outcome);
+  }
+  if (srs.length) replies.push(await passOnSrsBounce(core, message, srs));
+  if (reports.length) replies.push(await processReports(core, message, reports));
+  if (!replies.length) return { code: 250, enhanced: '2.0.0', reply: 'OK: nothing to do' };
+  return replies.length === 1 ? replies[0] : { code: 250, enhanced: '2.0.0', reply: 'OK: delivered' };
 }

@@ -26,8 +26,9 @@ import { sql } from 'kysely';
 import type { Core } from '../core/core.ts';
 import { CoreError, invalid, notFound } from '../core/core.ts';
 import { isUuid } from '../core/ids.ts';
+import { openSignedLink, signedLink } from '../core/signed-links.ts';
 import type { Db } from '../db/database.ts';
-import { type PageRequest, paginate } from '../db/paginate.ts';
+import { type PageRequest, pageOfList, paginate } from '../db/paginate.ts';
 import type { EmailsTable } from '../db/schema.ts';
 import { type SendingDomain, domainForSending } from '../domains/domains.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
@@ -40,7 +41,6 @@ import { setRecipientStatus } from './recipients.ts';
 
 export const MAX_BATCH = 100;
 export const IDEMPOTENCY_PURGE_JOB = 'outbound.idempotency_purge';
-const DOWNLOAD_TTL_MS = 3_600_000;
 const STATUSES = ['bounced', 'canceled', 'clicked', 'complained', 'delivered', 'delivery_delayed', 'failed', 'opened', 'queued', 'scheduled', 'sent', 'suppressed'];
 
 /** Who is sending: from the HTTP principal. */
@@ -302,8 +302,6 @@ export async function cancelEmail(core: Core, ctx: SendContext, id: string) {
 const DOWNLOAD_CONTEXT = 'attachment-download';
 
 function attachmentJson(core: Core, workspaceId: string, emailId: string, a: AttachmentMeta) {
-  const expires = core.clock.now() + DOWNLOAD_TTL_MS;
-  const token = core.vault.encrypt(JSON.stringify({ w: workspaceId, e: emailId, a: a.id, x: expires }), DOWNLOAD_CONTEXT);
   return {
     id: a.id,
     filename: a.filename ?? undefined,
@@ -311,8 +309,7 @@ function attachmentJson(core: Core, workspaceId: string, emailId: string, a: Att
     content_type: a.content_type,
     content_disposition: a.content_id ? ('inline' as const) : ('attachment' as const),
     content_id: a.content_id ?? undefined,
-    download_url: `${core.settings.publicUrl}/v1/emails/${emailId}/attachments/${a.id}/content?token=${encodeURIComponent(token)}`,
-    expires_at: new Date(expires).toISOString(),
+    ...signedLink(core, DOWNLOAD_CONTEXT, workspaceId, { e: emailId, a: a.id }, `/v1/emails/${emailId}/attachments/${a.id}/content`),
   };
 }
 
@@ -320,24 +317,8 @@ const attachmentsOf = (e: EmailsTable) => JSON.parse(e.attachments_json) as Atta
 
 export async function listAttachments(core: Core, workspaceId: string, emailId: string, page: PageRequest) {
   const e = await findEmail(core.db, workspaceId, emailId);
-  const all = attachmentsOf(e);
-  let start = 0;
-  let end = all.length;
-  if (page.after) {
-    const i = all.findIndex((a) => a.id === page.after);
-    if (i < 0) throw invalid('The `after` cursor is not an attachment of this email.');
-    start = i + 1;
-    end = Math.min(all.length, start + page.limit);
-  } else if (page.before) {
-    const i = all.findIndex((a) => a.id === page.before);
-    if (i < 0) throw invalid('The `before` cursor is not an attachment of this email.');
-    end = i;
-    start = Math.max(0, end - page.limit);
-  } else {
-    end = Math.min(all.length, page.limit);
-  }
-  const has_more = page.before ? start > 0 : end < all.length;
-  return { object: 'list' as const, has_more, data: all.slice(start, end).map((a) => attachmentJson(core, workspaceId, e.id, a)) };
+  const { items, has_more } = pageOfList(attachmentsOf(e), page, 'an attachment of this email');
+  return { object: 'list' as const, has_more, data: items.map((a) => attachmentJson(core, workspaceId, e.id, a)) };
 }
 
 export async function getAttachment(core: Core, workspaceId: string, emailId: string, id: string) {
@@ -349,15 +330,8 @@ export async function getAttachment(core: Core, workspaceId: string, emailId: st
 
 /** The bytes behind a download_url, after checking its token. */
 export async function attachmentContent(core: Core, emailId: string, id: string, token: string) {
-  let claims: { w: string; e: string; a: string; x: number };
-  try {
-    claims = JSON.parse(core.vault.decrypt(token, DOWNLOAD_CONTEXT));
-  } catch {
-    throw new CoreError(403, 'invalid_access', 'The download link is not valid.');
-  }
-  if (claims.e !== emailId || claims.a !== id) throw new CoreError(403, 'invalid_access', 'The download link is not valid.');
-  if (claims.x < core.clock.now()) throw new CoreError(403, 'invalid_access', 'The download link has expired; get the attachment again for a fresh one.');
-  const e = await findEmail(core.db, claims.w, emailId);
+  const workspaceId = openSignedLink(core, DOWNLOAD_CONTEXT, token, { e: emailId, a: id }, 'attachment');
+  const e = await findEmail(core.db, workspaceId, emailId);
   const a = attachmentsOf(e).find((x) => x.id === id);
   if (!a || e.body_purged_at !== null) throw notFound('Attachment');
   return { meta: a, content: await blobStore(core).get(a.blob_id) };

@@ -37,6 +37,9 @@ export const BLOB_REFERENCES: ((db: Db, blobId: string) => Promise<boolean>)[] =
   async (db, id) => !!(await db.selectFrom('emails').select('id').where('raw_blob', '=', id).limit(1).executeTakeFirst()),
   async (db, id) =>
     !!(await db.selectFrom('emails').select('id').where('attachments_json', '!=', '[]').where('attachments_json', 'like', `%${id}%`).limit(1).executeTakeFirst()),
+  async (db, id) => !!(await db.selectFrom('messages').select('id').where('blob_id', '=', id).limit(1).executeTakeFirst()),
+  // Inbox drafts keep their attachments' blob ids in attachments_json (src/inboxes/drafts.ts).
+  async (db, id) => !!(await db.selectFrom('drafts').select('id').where('attachments_json', 'like', `%${id}%`).limit(1).executeTakeFirst()),
 ];
 
 async function blobReferenced(db: Db, id: string): Promise<boolean> {
@@ -183,7 +186,7 @@ async function purgeWorkspace(core: Core, workspaceId: string, days: number) {
 }
 
 /** Deletes a blob no row refers to; puts it back if a reference appeared meanwhile. */
-async function deleteIfUnreferenced(core: Core, id: string): Promise<boolean> {
+export async function deleteIfUnreferenced(core: Core, id: string): Promise<boolean> {
   if (!/^[0-9a-f]{64}$/.test(id)) return false;
   if (await blobReferenced(core.db, id)) return false;
   const store = blobStore(core);

@@ -1,6 +1,7 @@
-// The inbound MX door on MAILSTACK_SMTP_PORT (RFC 5321 server): today it takes bounces (RFC 3464
-// DSNs) and complaints (RFC 5965 ARF reports) at our return-path addresses; the receiving issue
-// extends the same door into hosted mailboxes by adding target kinds to src/inbound/route.ts.
+// The inbound MX door on MAILSTACK_SMTP_PORT (RFC 5321 server): mail for hosted mailboxes,
+// aliases and catch-alls, bounces (RFC 3464 DSNs) and complaints (RFC 5965 ARF reports) at our
+// return-path addresses. What an address is and what becomes of a message is src/inbound/route.ts;
+// SPF/DKIM/DMARC/ARC is src/inbound/authenticate.ts, called by delivery.
 //
 // Implementation notes (invariants a newcomer must not break):
 // - A thin door: at RCPT it asks the core router (`routeRecipient`) whether the address is ours;
@@ -17,13 +18,23 @@
 //   drained (never buffered past the limit) and refused with 552 5.3.4 (RFC 3463 §3.4).
 // - STARTTLS (RFC 3207) with the node's TLS material (configured or self-signed). Opportunistic:
 //   remote MTAs may send in clear text, as RFC 3207 §4 allows for public MX hosts.
-// - Replies carry RFC 3463 enhanced codes in their text. smtp-server would add its own code per
-//   reply number if ENHANCEDSTATUSCODES were advertised (RFC 2034), which gives 5.1.1 to every 550;
-//   until the door picks codes itself, the extension is not advertised.
+// - ENHANCEDSTATUSCODES (RFC 2034, codes from RFC 3463) is advertised, so every reply but the
+//   greeting and EHLO carries exactly one enhanced code. smtp-server adds one per reply number to
+//   its own replies (and would give 5.1.1 to every 550); the router's and delivery's replies carry
+//   their own in their text (`5.7.1 Relaying denied…`), so `withOwnEnhancedCodes` makes
+//   smtp-server add none to a reply text that already starts with one. The door passes the
+//   router's and delivery's `{code, enhanced, message}` through unchanged, whatever the code.
 // - Hostile input never throws out of a handler: router and handler errors become 451 replies and
-//   a log line; the MIME parser runs with limits (src/inbound/reports.ts).
-// - Limits: recipients per message (452 4.5.3 past it, RFC 5321 §4.5.3.1.10), concurrent clients,
-//   and the RFC 5321 §4.5.3.2 server timeout of 5 minutes.
+//   a log line; the MIME parser runs with limits (src/inbound/reports.ts). smtp-server answers
+//   over-long lines (421), unknown or out-of-order commands (500/503) and NUL bytes itself.
+// - Limits: recipients per message (452 4.5.3 past it, RFC 5321 §4.5.3.1.10), concurrent clients
+//   (maxClients), connections per client address (MAILSTACK_MX_MAX_CONNECTIONS_PER_IP: the extra
+//   one gets 421 4.7.0 and is closed, RFC 5321 §3.8), and the RFC 5321 §4.5.3.2 server timeout of
+//   5 minutes while the client owes us a command or message data (421 4.4.2, then closed). A
+//   client that goes away mid-DATA delivers nothing: smtp-server ends our stream with an error.
+// - The client's reverse DNS name (for logs and Received headers) is looked up through
+//   MAILSTACK_DNS_SERVERS like every other look-up, with smtp-server's 1.5 s cap.
+import { Resolver as CallbackResolver } from 'node:dns';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { SMTPServer } from 'smtp-server';
 import type { Core } from '../core/core.ts';
@@ -33,8 +44,9 @@ import type { TlsMaterial } from '../tls/certificate.ts';
 /** The default when no limit is passed (the platform passes MAILSTACK_MAX_MESSAGE_BYTES). */
 export const MX_MAX_MESSAGE_BYTES = 50 * 1024 * 1024;
 export const MX_MAX_RECIPIENTS = 100;
-const MX_MAX_CLIENTS = 500;
-const SERVER_TIMEOUT_MS = 5 * 60 * 1000;
+export const MX_MAX_CLIENTS = 500;
+/** RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command. */
+export const MX_SERVER_TIMEOUT_MS = 5 * 60 * 1000;
 
 export interface MxOptions {
   port: number;
@@ -44,6 +56,12 @@ export interface MxOptions {
   maxRecipients?: number;
   /** How long close() waits for sessions to end before cutting them (default 30 s). */
   closeTimeoutMs?: number;
+  /** Idle time allowed while the client owes a command or data (default 5 minutes). */
+  socketTimeoutMs?: number;
+  /** Simultaneous sessions from one client address (default MAILSTACK_MX_MAX_CONNECTIONS_PER_IP). */
+  maxConnectionsPerIp?: number;
+  /** Simultaneous sessions in all (default 500). */
+  maxClients?: number;
 }
 
 export interface MxDoor {
@@ -64,6 +82,51 @@ interface SessionState {
   targets: InboundTarget[];
 }
 
+/** An RFC 3463 enhanced status code at the start of a reply text. */
+const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3}(?: |$)/;
+
+/**
+ * Makes smtp-server add its own enhanced code only to replies whose text has none, so a reply
+ * carries one code, the one its author chose (RFC 2034 §3). It hooks each connection as
+ * smtp-server registers it in `server.connections` (public in its typings); if that ever changes
+ * shape, the extension is simply not advertised rather than sent with doubled codes.
+ */
+function withOwnEnhancedCodes(server: SMTPServer, log: Core['log']): void {
+  const connections = server.connections as Set<unknown> | undefined;
+  if (!(connections instanceof Set)) {
+    log.warn('smtp-server has no connection set: ENHANCEDSTATUSCODES not advertised');
+    server.options.hideENHANCEDSTATUSCODES = true;
+    return;
+  }
+  const add = connections.add.bind(connections);
+  connections.add = (connection: any) => {
+    const send = connection?.send;
+    if (typeof send === 'function' && !connection.__ownEnhancedCodes) {
+      connection.__ownEnhancedCodes = true;
+      connection.send = (code: number, data?: string | string[] | null, context?: string | false) =>
+        send.call(connection, code, data, typeof data === 'string' && ENHANCED_CODE.test(data) ? false : context);
+    }
+    return add(connection);
+  };
+}
+
+/** smtp-server's reverse look-up of the client, through the configured DNS servers. */
+function reverseResolver(core: Core) {
+  const resolver = new CallbackResolver({ timeout: 1000, tries: 1 });
+  const servers = core.settings.dnsServers;
+  if (servers.length) resolver.setServers(servers.map((s) => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)));
+  return {
+    reverse(ip: string, callback: (err: Error | null, hostnames?: string[]) => void) {
+      try {
+        resolver.reverse(ip, (err, hostnames) => callback(err, hostnames));
+      } catch (err) {
+        // dns.reverse throws on an address it cannot parse.
+        callback(err as Error);
+      }
+    },
+  };
+}
+
 export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
   const log = core.log.child({ door: 'smtp-mx' });
   const maxBytes = opts.maxMessageBytes ?? MX_MAX_MESSAGE_BYTES;
@@ -73,6 +136,10 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
     if (!s) state.set(session, (s = { targets: [] }));
     return s;
   };
+  // Sessions per client address, counted from onConnect to onClose.
+  const perIpLimit = opts.maxConnectionsPerIp ?? core.settings.mxMaxConnectionsPerIp;
+  const perIp = new Map<string, number>();
+  const counted = new Map<string, string>();
 
   const server = new SMTPServer({
     name: core.settings.hostname,
@@ -82,14 +149,43 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
     cert: opts.tls.cert,
     size: maxBytes,
     maxRecipients: opts.maxRecipients ?? MX_MAX_RECIPIENTS,
-    maxClients: MX_MAX_CLIENTS,
-    socketTimeout: SERVER_TIMEOUT_MS,
+    maxClients: opts.maxClients ?? MX_MAX_CLIENTS,
+    socketTimeout: opts.socketTimeoutMs ?? MX_SERVER_TIMEOUT_MS,
     closeTimeout: opts.closeTimeoutMs ?? 30_000,
     // No AUTH on an MX: nothing here may submit mail for relaying.
     authOptional: true,
     disabledCommands: ['AUTH'],
+    // PIPELINING (RFC 2920), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES
+    // (RFC 2034); STARTTLS and SIZE come from key/cert and size. No DSN (RFC 3461): we never
+    // relay, so there is nothing to notify about beyond our own replies.
+    hidePIPELINING: false,
+    hide8BITMIME: false,
     hideSMTPUTF8: false,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: true,
+    resolver: reverseResolver(core),
     logger: false,
+
+    onConnect(session, callback) {
+      const ip = session.remoteAddress || 'unknown';
+      const open = perIp.get(ip) ?? 0;
+      if (open >= perIpLimit) {
+        log.info({ ip, open }, 'MX connection refused: too many from this address');
+        return callback(reply(421, '4.7.0 Too many connections from your address; try again later'));
+      }
+      perIp.set(ip, open + 1);
+      counted.set(session.id, ip);
+      callback();
+    },
+
+    onClose(session) {
+      const ip = counted.get(session.id);
+      if (ip === undefined) return;
+      counted.delete(session.id);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
+    },
 
     onMailFrom(_address, session, callback) {
       // A new transaction: the recipients of the previous one (RSET, or a second MAIL) are gone.
@@ -145,11 +241,18 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           targets,
           remoteAddress: session.remoteAddress ?? null,
-          heloName: session.hostNameAppearsAs ?? null,
+          heloName: session.hostNameAppearsAs || null,
+          // For the Received header: ESMTPS after STARTTLS (RFC 3848), and the reverse-DNS name
+          // (smtp-server writes `[ip]` when there is none; the address literal is added anyway).
+          secure: session.secure,
+          clientHostname: session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : null,
         }).then(
           (outcome) => {
-            if (outcome.code === 250) finish(null, `${outcome.enhanced} ${outcome.reply}`);
-            else finish(reply(outcome.code, `${outcome.enhanced} ${outcome.reply}`));
+            // Whatever delivery answers (250, 452 4.2.2 over quota, 550 5.7.1 DMARC reject, …)
+            // goes out as it is.
+            const code: number = outcome.code;
+            if (code >= 200 && code < 300) finish(null, `${outcome.enhanced} ${outcome.reply}`);
+            else finish(reply(code, `${outcome.enhanced} ${outcome.reply}`));
           },
           (err) => {
             log.error({ err }, 'processing an inbound message failed');
@@ -159,6 +262,7 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
       });
     },
   });
+  withOwnEnhancedCodes(server, log);
   server.on('error', (err) => log.warn({ err }, 'MX connection error'));
 
   await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,8 @@
 // (RFC 3207) and on MAILSTACK_SUBMISSIONS_PORT with implicit TLS (RFC 8314 §3.3). A client signs
 // in with AUTH PLAIN or LOGIN (RFC 4954; mechanisms RFC 4616 and the LOGIN draft), any user name
 // and an API key as the password, as Resend's relay does; the message then enters the same
-// pipeline as the send API (src/outbound/accept.ts).
+// pipeline as the send API (src/outbound/accept.ts). A mailbox user signs in with the inbox address
+// and an app password instead, and may send only as itself or its aliases (mailbox-sender.ts).
 //
 // Implementation notes (invariants a newcomer must not break):
 // - AUTH exists only under TLS: it is neither advertised in EHLO nor accepted before STARTTLS
@@ -31,22 +32,29 @@
 // - smtp-server prefixes replies with an enhanced code chosen from the reply code alone (550 →
 //   5.1.1, which would be wrong for a policy refusal). Our own replies carry their code in the
 //   text; the per-connection send() wrapper then suppresses the automatic one.
+// - Which kind of sign-in: a password starting with `ms_` is an API key (behaviour above, unchanged);
+//   anything else is a mailbox login (loginMailbox: throttled per IP *and* per mailbox, 535 / 454
+//   like the key path). A mailbox user's MAIL FROM and every From address must be its own address
+//   or one of its aliases, else 550 5.7.1; its message is DKIM-signed with its domain's key and a
+//   copy is stored in its Sent folder in the same commit as the outbound rows, before the 250.
 // - Stopping: both listeners stop accepting, DATA already being processed is awaited (bounded by
 //   MAILSTACK_SHUTDOWN_TIMEOUT), then open sessions get 421 and are closed. A client cut off before
 //   its 250 retries: nothing it was told is stored can be lost.
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import PostalMime from 'postal-mime';
+import PostalMime, { addressParser } from 'postal-mime';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { authenticateApiKey } from '../accounts/api-keys.ts';
+import { API_KEY_PREFIX, authenticateApiKey } from '../accounts/api-keys.ts';
+import { loginMailbox } from '../accounts/mailbox-login.ts';
 import { attemptFailed, attemptSucceeded, beginAttempt } from '../accounts/login-throttle.ts';
 import type { Core } from '../core/core.ts';
 import { CoreError } from '../core/core.ts';
 import { newId } from '../core/ids.ts';
 import { type SendingDomain, domainForSending } from '../domains/domains.ts';
-import { type AttachmentMeta, acceptMessage, blobStore } from '../outbound/accept.ts';
+import { type AcceptInput, type AttachmentMeta, acceptMessage, blobStore } from '../outbound/accept.ts';
 import { loadTlsMaterial } from '../tls/certificate.ts';
+import { acceptWithSentCopy, mailboxSenderAlive, senderAddresses } from './mailbox-sender.ts';
 
 /** Who signed in on a session (session.user). */
 interface RelayUser {
@@ -55,6 +63,8 @@ interface RelayUser {
   workspaceId: string;
   /** Set for a sending_access key held to one domain. */
   domainId: string | null;
+  /** Set when a mailbox user signed in (then keyId is ''): it sends as itself or its aliases only. */
+  mailbox?: { id: string; address: string; appPasswordId: string | null };
 }
 
 /** An error smtp-server answers with `code text`; the text starts with the enhanced code. */
@@ -205,6 +215,7 @@ async function onAuth(core: Core, auth: SMTPServerAuthentication, session: SMTPS
   if (!session.secure) throw reply(538, '5.7.11 Encryption required: issue STARTTLS first'); // RFC 4954 §6
   if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') throw reply(504, '5.5.4 Unrecognized authentication type');
   const ip = session.remoteAddress || null;
+  if (typeof auth.password === 'string' && !auth.password.trim().startsWith(API_KEY_PREFIX)) return mailboxAuth(core, auth, ip);
   try {
     await beginAttempt(core, null, ip);
   } catch (err) {
@@ -221,6 +232,29 @@ async function onAuth(core: Core, auth: SMTPServerAuthentication, session: SMTPS
   }
   await attemptSucceeded(core, `smtp-key:${key.id}`, ip);
   return { keyId: key.id, keyName: key.name, workspaceId: key.workspace_id, domainId: key.domain_id };
+}
+
+/** An inbox address and its app password (or its owner's account password where allowed). */
+async function mailboxAuth(core: Core, auth: SMTPServerAuthentication, ip: string | null): Promise<RelayUser> {
+  const result = await loginMailbox(core, { username: auth.username ?? '', password: auth.password ?? '', ip, door: 'submission' });
+  if (!result.ok && result.reason === 'locked') {
+    const minutes = Math.max(1, Math.ceil((result.retryAfterSeconds ?? 60) / 60));
+    throw reply(454, `4.7.0 Too many failed sign-in attempts; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
+  }
+  if (!result.ok) throw reply(535, '5.7.8 Authentication credentials invalid: use an inbox address with one of its app passwords, or any user name with an API key');
+  const m = result.mailbox;
+  return { keyId: '', keyName: m.address, workspaceId: m.workspace_id, domainId: null, mailbox: { id: m.id, address: m.address, appPasswordId: result.via === 'app_password' ? result.credentialId : null } };
+}
+
+/** A mailbox user may use only its own address and its aliases (checked afresh: aliases change). */
+async function assertMailboxSender(core: Core, user: RelayUser, addresses: string[], what: string): Promise<void> {
+  const mailbox = user.mailbox!;
+  const allowed = await senderAddresses(core, mailbox.id);
+  for (const a of addresses) {
+    if (!allowed.has(a.toLowerCase())) {
+      throw reply(550, `5.7.1 ${what} ${a.slice(0, 254)} is not yours: this mailbox may send only as ${mailbox.address} or one of its aliases`);
+    }
+  }
 }
 
 function userOf(session: SMTPServerSession): RelayUser {
@@ -259,12 +293,17 @@ async function onMailFrom(core: Core, address: SMTPServerAddress, session: SMTPS
   if (!address.address) throw reply(550, '5.7.1 The null sender <> cannot submit mail here');
   const domain = domainOf(address.address);
   if (!domain) throw reply(553, '5.1.7 The sender address must be a full address (local@domain)');
+  if (user.mailbox) await assertMailboxSender(core, user, [address.address], 'Sender');
   await sendingDomain(core, user, domain, 'Sender');
   // The key must still exist: it may have been removed since AUTH.
   await assertKeyAlive(core, user);
 }
 
 async function assertKeyAlive(core: Core, user: RelayUser): Promise<void> {
+  if (user.mailbox) {
+    if (!(await mailboxSenderAlive(core, user.mailbox.id, user.mailbox.appPasswordId))) throw reply(535, '5.7.8 The mailbox or app password used to sign in has been removed');
+    return;
+  }
   const key = await core.db.selectFrom('api_keys').select('id').where('id', '=', user.keyId).executeTakeFirst();
   if (!key) throw reply(535, '5.7.8 The API key used to sign in has been removed');
 }
@@ -358,6 +397,12 @@ async function onData(core: Core, stream: SMTPServerDataStream, session: SMTPSer
   const envelopeDomain = domainOf(envelopeFrom);
   if (!envelopeDomain) throw reply(503, '5.5.1 MAIL FROM first');
   const envelopeSending = await sendingDomain(core, user, envelopeDomain, 'Sender');
+  if (user.mailbox) {
+    // Every address of the From field, not just the first one the parser shows.
+    const field = fromFields[0].text.replace(/^[^:]*:/, '').replace(/\r\n[ \t]+/g, ' ');
+    const listed = addressParser(field, { flatten: true }).map((a) => clean(a.address));
+    await assertMailboxSender(core, user, [envelopeFrom, ...(listed.length ? listed : [fromAddress])], 'From address');
+  }
   const fromDomain = domainOf(fromAddress)!;
   const signing = fromDomain === envelopeSending.name ? envelopeSending : await sendingDomain(core, user, fromDomain, 'From header');
   await assertKeyAlive(core, user);
@@ -403,9 +448,9 @@ async function onData(core: Core, stream: SMTPServerDataStream, session: SMTPSer
   }
 
   const fromName = clean(parsed.from?.name);
-  return acceptMessage(core, {
+  const input: AcceptInput = {
     workspaceId: user.workspaceId,
-    apiKeyId: user.keyId,
+    apiKeyId: user.mailbox ? null : user.keyId,
     source: 'smtp',
     domain: signing,
     fromHeader: fromName ? `${fromName} <${fromAddress}>` : fromAddress,
@@ -424,5 +469,11 @@ async function onData(core: Core, stream: SMTPServerDataStream, session: SMTPSer
     raw: composed,
     messageId,
     scheduledAt: null,
-  });
+  };
+  if (user.mailbox) {
+    const mailbox = await mailboxSenderAlive(core, user.mailbox.id, user.mailbox.appPasswordId);
+    if (!mailbox) throw reply(535, '5.7.8 The mailbox or app password used to sign in has been removed');
+    return acceptWithSentCopy(core, input, mailbox);
+  }
+  return acceptMessage(core, input);
 }

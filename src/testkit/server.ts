@@ -54,6 +54,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     MAILSTACK_SUBMISSIONS_PORT: '0',
     // So does the MX (its default, 25, is where tests run remote MX hosts); MX tests pick a port.
     MAILSTACK_SMTP_PORT: '0',
+    // POP3 likewise (110/995 by default); POP3 tests pick ports.
+    MAILSTACK_POP3_PORT: '0',
+    MAILSTACK_POP3S_PORT: '0',
+    // IMAP likewise (143/993 by default); IMAP tests pick ports.
+    MAILSTACK_IMAP_PORT: '0',
+    MAILSTACK_IMAPS_PORT: '0',
     ...opts.env,
   };
   const settings = loadSettings(env);
@@ -100,7 +106,7 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
 export function spawnCli(args: string[], env: Record<string, string>) {
   return spawn(process.execPath, [CLI, ...args], {
     // The submission doors' default ports (587, 465) and the MX's (25) would collide between nodes run at once.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MAILSTACK_SUBMISSION_PORT: '0', MAILSTACK_SUBMISSIONS_PORT: '0', MAILSTACK_SMTP_PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MAILSTACK_SUBMISSION_PORT: '0', MAILSTACK_SUBMISSIONS_PORT: '0', MAILSTACK_SMTP_PORT: '0', MAILSTACK_POP3_PORT: '0', MAILSTACK_POP3S_PORT: '0', MAILSTACK_IMAP_PORT: '0', MAILSTACK_IMAPS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -138,7 +138,8 @@ export async function deliverRecipient(core: Core, recipientId: string, ctx: Pic
     return null;
   }
 
-  const from = verpAddress(r.verp_token, `${domain.return_path}.${domain.name}`);
+  // A forward (or a bounce sent on) carries its own envelope sender: SRS0, or '' for the null path.
+  const from = email.envelope_from ?? verpAddress(r.verp_token, `${domain.return_path}.${domain.name}`);
   const tls: TlsPolicy = domain.tls === 'enforced' ? 'enforced' : 'opportunistic';
   const outcome = await attempt(core, { from, to: r.address, raw, tls, signal: ctx.signal });
   await record(core, r, email.id, outcome, ctx.job);

@@ -1,0 +1,438 @@
+// SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH results (RFC 4731, RETURN MIN MAX COUNT ALL),
+// SAVE and "$" (SEARCHRES, RFC 5182), the MODSEQ criterion (RFC 7162 §3.1.5), and SORT (RFC 5256).
+//
+// Implementation notes:
+// - The criteria become a tree first (syntax errors are BAD before anything is read), then the
+//   folder's rows are read once and the tree is evaluated per row. Text criteria (SUBJECT, FROM,
+//   TO, CC, BCC, BODY, TEXT) are answered by the mail store's full-text index (`searchText`: the
+//   index narrows, the stored text is checked for the substring); other HEADER fields are read
+//   from the messages themselves with the MIME indexer.
+// - Dates compare calendar days in UTC, ignoring the time (RFC 9051 §6.4.4).
+// - CHARSET: UTF-8 and US-ASCII; anything else is NO [BADCHARSET (UTF-8 US-ASCII)].
+import { blobStore } from '../../outbound/accept.ts';
+import { type SearchField, searchText } from '../../mailstore/search.ts';
+import { headerField, indexMime } from '../mime/index.ts';
+import { type SeqSet, compact, isSeqSet, parseSeqSet } from '../sequence.ts';
+import { type Command, type Completion, type Session, no, ok } from '../session.ts';
+import { messagesByUids } from '../store-read.ts';
+import { Args, Bad, type Token, atomOf, stringOf } from '../syntax.ts';
+
+type Crit =
+  | { k: 'all' }
+  | { k: 'none' }
+  | { k: 'and'; v: Crit[] }
+  | { k: 'or'; a: Crit; b: Crit }
+  | { k: 'not'; v: Crit }
+  | { k: 'flag'; col: 'seen' | 'answered' | 'flagged' | 'deleted' | 'draft'; want: boolean }
+  | { k: 'keyword'; kw: string; want: boolean }
+  | { k: 'set'; set: SeqSet; uid: boolean }
+  | { k: 'text'; field: SearchField; needle: string; ids?: Set<string> }
+  | { k: 'header'; name: string; needle: string; hits?: Set<number> }
+  | { k: 'date'; sent: boolean; op: 'before' | 'on' | 'since'; day: number }
+  | { k: 'size'; larger: boolean; n: number }
+  | { k: 'modseq'; n: number }
+  | { k: 'age'; older: boolean; seconds: number };
+
+const FLAG_KEYS: Record<string, [Extract<Crit, { k: 'flag' }>['col'], boolean]> = {
+  ANSWERED: ['answered', true], DELETED: ['deleted', true], DRAFT: ['draft', true], FLAGGED: ['flagged', true], SEEN: ['seen', true],
+  UNANSWERED: ['answered', false], UNDELETED: ['deleted', false], UNDRAFT: ['draft', false], UNFLAGGED: ['flagged', false], UNSEEN: ['seen', false],
+};
+const TEXT_KEYS: Record<string, SearchField> = { SUBJECT: 'subject', FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc', BODY: 'body', TEXT: 'text' };
+const SYSTEM_FLAG_COLUMN: Record<string, Extract<Crit, { k: 'flag' }>['col']> = { '\\SEEN': 'seen', '\\ANSWERED': 'answered', '\\FLAGGED': 'flagged', '\\DELETED': 'deleted', '\\DRAFT': 'draft' };
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+function parseDate(t: Token): number {
+  const v = stringOf(t) ?? '';
+  const m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(v);
+  const month = m ? MONTHS.indexOf(m[2].toLowerCase()) : -1;
+  if (!m || month < 0) throw new Bad('Bad date');
+  return Date.UTC(Number(m[3]), month, Number(m[1]));
+}
+
+const dayOf = (ms: number) => Math.floor(ms / 86_400_000) * 86_400_000;
+
+class CritParser {
+  constructor(
+    private readonly args: Args,
+    private readonly depth = 0,
+  ) {}
+
+  all(): Crit {
+    const out: Crit[] = [];
+    while (!this.args.done) out.push(this.one());
+    if (!out.length) throw new Bad('Missing search criteria');
+    return out.length === 1 ? out[0] : { k: 'and', v: out };
+  }
+
+  private str(): string {
+    const t = this.args.next();
+    const v = stringOf(t);
+    if (v === undefined) throw new Bad('Expected a string');
+    return v;
+  }
+
+  private num(): number {
+    const v = this.args.atom();
+    if (!/^\d{1,19}$/.test(v)) throw new Bad('Expected a number');
+    return Number(v);
+  }
+
+  one(): Crit {
+    const t = this.args.next();
+    if (t.t === 'list') {
+      if (this.depth > 20) throw new Bad('Search criteria too deeply nested');
+      return new CritParser(new Args(t.v), this.depth + 1).all();
+    }
+    const a = atomOf(t);
+    if (!a) throw new Bad('Bad search key');
+    const key = a.toUpperCase();
+    if (isSeqSet(a)) return { k: 'set', set: parseSeqSet(a), uid: false };
+    if (FLAG_KEYS[key]) return { k: 'flag', col: FLAG_KEYS[key][0], want: FLAG_KEYS[key][1] };
+    if (TEXT_KEYS[key]) return { k: 'text', field: TEXT_KEYS[key], needle: this.str() };
+    switch (key) {
+      case 'ALL':
+      case 'OLD':
+        return { k: 'all' };
+      case 'NEW':
+      case 'RECENT':
+        // No session ever sees \Recent (IMAP4rev2 dropped it, RFC 9051 Appendix E).
+        return { k: 'none' };
+      case 'NOT':
+        if (this.depth > 20) throw new Bad('Search criteria too deeply nested');
+        return { k: 'not', v: new CritParser(this.args, this.depth + 1).one() };
+      case 'OR': {
+        if (this.depth > 20) throw new Bad('Search criteria too deeply nested');
+        const p = new CritParser(this.args, this.depth + 1);
+        return { k: 'or', a: p.one(), b: p.one() };
+      }
+      case 'KEYWORD':
+      case 'UNKEYWORD': {
+        const kw = this.args.atom();
+        const sys = SYSTEM_FLAG_COLUMN[kw.toUpperCase()];
+        if (sys) return { k: 'flag', col: sys, want: key === 'KEYWORD' };
+        return { k: 'keyword', kw, want: key === 'KEYWORD' };
+      }
+      case 'HEADER': {
+        const name = this.str();
+        const needle = this.str();
+        const field = TEXT_KEYS[name.toUpperCase()];
+        if (field && field !== 'body' && field !== 'text' && needle) return { k: 'text', field, needle };
+        return { k: 'header', name, needle };
+      }
+      case 'BEFORE':
+      case 'ON':
+      case 'SINCE':
+        return { k: 'date', sent: false, op: key.toLowerCase() as 'before', day: parseDate(this.args.next()) };
+      case 'SENTBEFORE':
+      case 'SENTON':
+      case 'SENTSINCE':
+        return { k: 'date', sent: true, op: key.slice(4).toLowerCase() as 'before', day: parseDate(this.args.next()) };
+      case 'LARGER':
+      case 'SMALLER':
+        return { k: 'size', larger: key === 'LARGER', n: this.num() };
+      case 'UID':
+        return { k: 'set', set: parseSeqSet(this.args.atom()), uid: true };
+      case 'MODSEQ': {
+        // MODSEQ ["entry-name" entry-type] n (RFC 7162 §3.1.5): the entry is accepted and ignored.
+        if (this.args.peek()?.t === 'string') {
+          this.args.next();
+          const type = this.args.atom().toLowerCase();
+          if (!['priv', 'shared', 'all'].includes(type)) throw new Bad('Bad MODSEQ entry type');
+        }
+        return { k: 'modseq', n: this.num() };
+      }
+      case 'OLDER':
+      case 'YOUNGER':
+        return { k: 'age', older: key === 'OLDER', seconds: this.num() };
+      default:
+        throw new Bad(`Unknown search key ${a.slice(0, 40)}`);
+    }
+  }
+}
+
+interface Row {
+  id: string;
+  uid: number;
+  modseq: number;
+  size: number;
+  internal_date: number;
+  sent_date: number | null;
+  seen: number;
+  answered: number;
+  flagged: number;
+  deleted: number;
+  draft: number;
+  keywords: string;
+}
+
+function walk(c: Crit, fn: (c: Crit) => void): void {
+  fn(c);
+  if (c.k === 'and') c.v.forEach((x) => walk(x, fn));
+  else if (c.k === 'or') (walk(c.a, fn), walk(c.b, fn));
+  else if (c.k === 'not') walk(c.v, fn);
+}
+
+function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number[]; now: number; kw: (r: Row) => string[] }): boolean {
+  switch (c.k) {
+    case 'all':
+      return true;
+    case 'none':
+      return false;
+    case 'and':
+      return c.v.every((x) => test(x, r, seq, ctx));
+    case 'or':
+      return test(c.a, r, seq, ctx) || test(c.b, r, seq, ctx);
+    case 'not':
+      return !test(c.v, r, seq, ctx);
+    case 'flag':
+      return !!r[c.col] === c.want;
+    case 'keyword': {
+      const has = ctx.kw(r).some((k) => k.toLowerCase() === c.kw.toLowerCase());
+      return has === c.want;
+    }
+    case 'set':
+      if (c.set === '$') return ctx.saved.includes(r.uid);
+      return c.uid ? inSet(c.set, r.uid, ctx.uids[ctx.uids.length - 1] ?? 0) : inSet(c.set, seq, ctx.uids.length);
+    case 'text':
+      return c.ids!.has(r.id);
+    case 'header':
+      return c.hits!.has(r.uid);
+    case 'date': {
+      const d = dayOf(c.sent ? (r.sent_date ?? r.internal_date) : r.internal_date);
+      return c.op === 'before' ? d < c.day : c.op === 'on' ? d === c.day : d >= c.day;
+    }
+    case 'size':
+      return c.larger ? r.size > c.n : r.size < c.n;
+    case 'modseq':
+      return r.modseq >= c.n;
+    case 'age':
+      return c.older ? ctx.now - r.internal_date >= c.seconds * 1000 : ctx.now - r.internal_date <= c.seconds * 1000;
+  }
+}
+
+function inSet(set: Exclude<SeqSet, '$'>, n: number, star: number): boolean {
+  for (const r of set) {
+    let from = r.from === Infinity ? star : r.from;
+    let to = r.to === Infinity ? star : r.to;
+    if (from > to) [from, to] = [to, from];
+    if (n >= from && n <= to) return true;
+  }
+  return false;
+}
+
+/** Evaluates criteria over the selected folder; returns the matching rows in UID order. */
+async function run(s: Session, crit: Crit): Promise<Row[]> {
+  const sel = s.selected!;
+  const db = s.core.db;
+  const texts: Extract<Crit, { k: 'text' }>[] = [];
+  const headers: Extract<Crit, { k: 'header' }>[] = [];
+  walk(crit, (c) => {
+    if (c.k === 'text') texts.push(c);
+    if (c.k === 'header') headers.push(c);
+  });
+  for (const c of texts) {
+    c.ids = c.needle ? await searchText(db, { mailboxId: s.mailbox!.id, folderId: sel.folder.id, field: c.field, needle: c.needle }) : undefined;
+    // An empty string matches every message (every message has the field, if only empty).
+    if (!c.needle) c.ids = new Set((await db.selectFrom('messages').select('id').where('folder_id', '=', sel.folder.id).execute()).map((r) => r.id));
+  }
+  const visible = sel.uids.filter((u) => !sel.deferred.has(u));
+  const rows = (await messagesByUids(db, sel.folder.id, visible, ['id', 'modseq', 'size', 'internal_date', 'sent_date', 'seen', 'answered', 'flagged', 'deleted', 'draft', 'keywords'])) as Row[];
+  if (headers.length) {
+    for (const h of headers) h.hits = new Set();
+    const blobs = blobStore(s.core);
+    const withBlob = await messagesByUids(db, sel.folder.id, visible, ['blob_id']);
+    for (let i = 0; i < withBlob.length; i += 32) {
+      const batch = withBlob.slice(i, i + 32);
+      const raws = await Promise.all(batch.map((r) => blobs.get(r.blob_id).catch(() => null)));
+      batch.forEach((r, j) => {
+        const raw = raws[j];
+        if (!raw) return;
+        const root = indexMime(raw);
+        for (const h of headers) {
+          const values = headerField(root, raw, h.name);
+          const needle = h.needle.toLowerCase();
+          if (values.length && values.some((v) => v.toLowerCase().includes(needle))) h.hits!.add(r.uid);
+        }
+      });
+    }
+  }
+  const kwCache = new Map<string, string[]>();
+  const ctx = {
+    uids: sel.uids,
+    saved: s.saved,
+    now: s.core.clock.now(),
+    kw: (r: Row) => {
+      let k = kwCache.get(r.keywords);
+      if (!k) {
+        try {
+          k = JSON.parse(r.keywords || '[]') as string[];
+        } catch {
+          k = [];
+        }
+        kwCache.set(r.keywords, k);
+      }
+      return k;
+    },
+  };
+  return rows.filter((r) => test(crit, r, sel.seqOf(r.uid), ctx));
+}
+
+/** RETURN (…) and CHARSET, common to SEARCH and the search part of SORT. */
+function charsetOk(charset: string | undefined): boolean {
+  return charset === undefined || ['UTF-8', 'US-ASCII', 'UTF8'].includes(charset.toUpperCase());
+}
+
+export async function search(s: Session, cmd: Command): Promise<Completion> {
+  const sel = s.selected!;
+  let ret: Set<string> | null = null;
+  if (atomOf(cmd.args.peek())?.toUpperCase() === 'RETURN') {
+    cmd.args.next();
+    ret = new Set(cmd.args.list().map((t) => (atomOf(t) ?? '').toUpperCase()));
+    for (const r of ret) if (!['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'].includes(r)) throw new Bad(`Unknown RETURN option ${r.slice(0, 20)}`);
+    if (!ret.size) ret.add('ALL');
+  }
+  let charset: string | undefined;
+  if (atomOf(cmd.args.peek())?.toUpperCase() === 'CHARSET') {
+    cmd.args.next();
+    charset = cmd.args.astring();
+  }
+  const crit = new CritParser(cmd.args).all();
+  if (!charsetOk(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  let usesModseq = false;
+  walk(crit, (c) => {
+    if (c.k === 'modseq') usesModseq = true;
+  });
+  if (usesModseq) s.enabled.add('CONDSTORE');
+  const rows = await run(s, crit);
+  const nums = rows.map((r) => (cmd.uid ? r.uid : sel.seqOf(r.uid)));
+  const maxModseq = rows.reduce((m, r) => Math.max(m, r.modseq), 0);
+  if (ret?.has('SAVE')) s.saved = rows.map((r) => r.uid);
+  if (ret === null && !s.rev2) {
+    s.untagged(`SEARCH${nums.length ? ' ' + nums.join(' ') : ''}${usesModseq && nums.length ? ` (MODSEQ ${maxModseq})` : ''}`);
+    return ok(`${cmd.uid ? 'UID ' : ''}SEARCH completed`);
+  }
+  const opts = ret ?? new Set(['ALL']);
+  // RFC 5182 §2.1: SAVE alone returns no ESEARCH.
+  if (opts.size === 1 && opts.has('SAVE')) return ok(`${cmd.uid ? 'UID ' : ''}SEARCH completed`);
+  s.untagged(esearch(cmd.tag, cmd.uid, nums, opts, usesModseq ? maxModseq : 0));
+  return ok(`${cmd.uid ? 'UID ' : ''}SEARCH completed`);
+}
+
+function esearch(tag: string, uid: boolean, nums: number[], opts: Set<string>, modseq: number): string {
+  let line = `ESEARCH (TAG "${tag.replace(/[\\"]/g, '\\$&')}")${uid ? ' UID' : ''}`;
+  if (nums.length) {
+    if (opts.has('MIN')) line += ` MIN ${Math.min(...nums)}`;
+    if (opts.has('MAX')) line += ` MAX ${Math.max(...nums)}`;
+  }
+  if (opts.has('COUNT')) line += ` COUNT ${nums.length}`;
+  if (opts.has('ALL') && nums.length) line += ` ALL ${compact(nums)}`;
+  if (modseq && nums.length) line += ` MODSEQ ${modseq}`;
+  return line;
+}
+
+// ---- SORT (RFC 5256 §3) ---------------------------------------------------------------------
+
+const SORT_KEYS = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAY']);
+
+/** RFC 5256 §2.1 base subject: strip Re:/Fwd:/[blob] prefixes and (fwd) trailers, lower-cased. */
+export function baseSubject(subject: string | null): string {
+  let s = (subject ?? '').replace(/\s+/g, ' ').trim();
+  for (let i = 0; i < 20; i++) {
+    const before = s;
+    s = s.replace(/\s*\(fwd\)\s*$/i, '').trim();
+    s = s.replace(/^(\[[^\]]*\]\s*)*(re|fwd?)\s*(\[[^\]]*\])?\s*:\s*/i, '').trim();
+    s = s.replace(/^\[[^\]]*\]\s*(?=\S)/, '').trim();
+    if (/^\[fwd:/i.test(s) && s.endsWith(']')) s = s.slice(5, -1).trim();
+    if (s === before) break;
+  }
+  return s.toLowerCase();
+}
+
+export async function sort(s: Session, cmd: Command): Promise<Completion> {
+  const sel = s.selected!;
+  const keys = cmd.args.list().map((t) => (atomOf(t) ?? '').toUpperCase());
+  const charset = cmd.args.astring();
+  const crit = new CritParser(cmd.args).all();
+  const spec: { key: string; reverse: boolean }[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const reverse = keys[i] === 'REVERSE';
+    const key = reverse ? keys[++i] : keys[i];
+    if (!key || !SORT_KEYS.has(key)) throw new Bad('Bad sort key');
+    spec.push({ key, reverse });
+  }
+  if (!spec.length) throw new Bad('Missing sort keys');
+  if (!charsetOk(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const rows = await run(s, crit);
+  const meta = new Map(
+    (await messagesByUids(s.core.db, sel.folder.id, rows.map((r) => r.uid), ['subject', 'from_address', 'from_header', 'to_json', 'cc_json'])).map((m) => [m.uid, m]),
+  );
+  const first = (json: string) => {
+    try {
+      const a = JSON.parse(json) as { address?: string; name?: string }[];
+      return (a[0]?.address ?? '').toLowerCase();
+    } catch {
+      return '';
+    }
+  };
+  const value = (r: Row, key: string): string | number => {
+    const m = meta.get(r.uid);
+    switch (key) {
+      case 'ARRIVAL':
+        return r.internal_date;
+      case 'DATE':
+        return r.sent_date ?? r.internal_date;
+      case 'SIZE':
+        return r.size;
+      case 'SUBJECT':
+        return baseSubject(m?.subject ?? null);
+      case 'FROM':
+      case 'DISPLAY':
+        return (m?.from_address ?? '').toLowerCase();
+      case 'TO':
+        return first(m?.to_json ?? '[]');
+      case 'CC':
+        return first(m?.cc_json ?? '[]');
+    }
+    return 0;
+  };
+  rows.sort((a, b) => {
+    for (const { key, reverse } of spec) {
+      const va = value(a, key);
+      const vb = value(b, key);
+      const c = va < vb ? -1 : va > vb ? 1 : 0;
+      if (c) return reverse ? -c : c;
+    }
+    return a.uid - b.uid;
+  });
+  const nums = rows.map((r) => (cmd.uid ? r.uid : sel.seqOf(r.uid)));
+  s.untagged(`SORT${nums.length ? ' ' + nums.join(' ') : ''}`);
+  return ok(`${cmd.uid ? 'UID ' : ''}SORT completed`);
+}
+
+/** THREAD (RFC 5256 §3): ORDEREDSUBJECT, and REFERENCES by the store's threads (References, In-Reply-To, subject). */
+export async function thread(s: Session, cmd: Command): Promise<Completion> {
+  const sel = s.selected!;
+  const algo = cmd.args.atom().toUpperCase();
+  const charset = cmd.args.astring();
+  const crit = new CritParser(cmd.args).all();
+  if (algo !== 'ORDEREDSUBJECT' && algo !== 'REFERENCES') return no('Unknown threading algorithm', 'CANNOT');
+  if (!charsetOk(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const rows = await run(s, crit);
+  const meta = new Map((await messagesByUids(s.core.db, sel.folder.id, rows.map((r) => r.uid), ['subject', 'thread_id'])).map((m) => [m.uid, m]));
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const m = meta.get(r.uid);
+    const key = algo === 'ORDEREDSUBJECT' ? baseSubject(m?.subject ?? null) : (m?.thread_id ?? String(r.uid));
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(r);
+  }
+  const date = (r: Row) => r.sent_date ?? r.internal_date;
+  const threads = [...groups.values()].map((g) => g.sort((a, b) => date(a) - date(b) || a.uid - b.uid));
+  threads.sort((a, b) => date(a[0]) - date(b[0]) || a[0].uid - b[0].uid);
+  const n = (r: Row) => (cmd.uid ? r.uid : sel.seqOf(r.uid));
+  // A thread is written as its first message followed by the others as children, flat (RFC 5256 §4).
+  const text = threads.map((t) => (t.length === 1 ? `(${n(t[0])})` : t.length === 2 ? `(${n(t[0])} ${n(t[1])})` : `(${n(t[0])} ${t.slice(1).map((r) => `(${n(r)})`).join('')})`)).join('');
+  s.untagged(`THREAD${text ? ' ' + text : ''}`);
+  return ok(`${cmd.uid ? 'UID ' : ''}THREAD completed`);
+}
