@@ -22,7 +22,7 @@ import type { MessagesTable } from '../db/schema.ts';
 import { domainForSending } from '../domains/domains.ts';
 import { emitEvent } from '../events/webhooks.ts';
 import { type Emit, mailTransaction } from '../mailstore/changes.ts';
-import { appendMessage, storeFlags } from '../mailstore/messages.ts';
+import { appendSentCopy, storeFlags } from '../mailstore/messages.ts';
 import { type ParsedMessage, formatAddress, parseMessage } from '../mailstore/parse.ts';
 import { blobStore, recordMessage, storeMessage } from '../outbound/accept.ts';
 import * as idem from '../outbound/idempotency.ts';
@@ -140,17 +140,7 @@ export async function sendFromInbox(core: Core, caller: Caller, inbox: Inbox, fi
 
   const id = await mailTransaction(core, async (tx, emit) => {
     const emailId = await recordMessage(core, tx, input, stored);
-    const appended = await appendMessage(core, tx, emit, {
-      mailbox: inbox,
-      specialUse: 'sent',
-      blobId: stored.rawBlob,
-      size: stored.size,
-      parsed,
-      flags: ['\\Seen'],
-      direction: 'outbound',
-      emailId,
-      threadId: opts.threadId,
-    });
+    const appended = await appendSentCopy(core, tx, emit, { mailbox: inbox, blobId: stored.rawBlob, size: stored.size, parsed, emailId, threadId: opts.threadId });
     if (opts.answers) {
       const still = await tx.selectFrom('messages').select(['folder_id', 'uid']).where('id', '=', opts.answers.id).where('mailbox_id', '=', inbox.id).executeTakeFirst();
       if (still) await storeFlags(core, tx, emit, { folderId: still.folder_id, uids: [Number(still.uid)], mode: 'add', flags: ['\\Answered'] });

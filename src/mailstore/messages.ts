@@ -323,6 +323,16 @@ const MAX_STORED_REFERENCES = 200;
 
 // ---- Flags ----------------------------------------------------------------------------------------
 
+/** The copy of a message the mailbox sent, in its Sent folder: seen, outbound, linked to its emails row. */
+export function appendSentCopy(
+  core: Core,
+  tx: Db,
+  emit: Emit,
+  input: Pick<AppendInput, 'mailbox' | 'blobId' | 'size' | 'parsed' | 'emailId' | 'threadId'>,
+): Promise<AppendedMessage> {
+  return appendMessage(core, tx, emit, { ...input, specialUse: 'sent', flags: ['\\Seen'], direction: 'outbound' });
+}
+
 export interface StoreFlagsInput {
   folderId: string;
   uids: number[];

@@ -7,7 +7,7 @@
 //   Both the envelope sender and every address of the From field are held to that set.
 // - The message takes the outbound pipeline like every other (storeMessage: DKIM-signed with the
 //   From domain's key, blob fsynced), and its rows (emails, recipients, delivery jobs) and the Sent
-//   copy (appendMessage: \Seen, direction 'outbound', email_id) commit in ONE mail transaction,
+//   copy (appendSentCopy: \Seen, direction 'outbound', email_id) commit in ONE mail transaction,
 //   before the relay answers 250. Either both exist or neither: a crash before the commit loses
 //   nothing acknowledged (the client retries on the missing 250), and a crash after it has both.
 // - The Sent copy is the signed message exactly as delivered (the same blob as the emails row);
@@ -15,7 +15,7 @@
 import type { Core } from '../core/core.ts';
 import { mailTransaction } from '../mailstore/changes.ts';
 import type { Mailbox } from '../mailstore/mailboxes.ts';
-import { appendMessage } from '../mailstore/messages.ts';
+import { appendSentCopy } from '../mailstore/messages.ts';
 import { parseMessage } from '../mailstore/parse.ts';
 import { type AcceptInput, recordMessage, storeMessage } from '../outbound/accept.ts';
 import { blobStore } from '../outbound/accept.ts';
@@ -59,16 +59,7 @@ export async function acceptWithSentCopy(core: Core, input: AcceptInput, mailbox
   return mailTransaction(core, async (tx, emit) => {
     const emailId = await recordMessage(core, tx, input, stored);
     const current = (await tx.selectFrom('mailboxes').selectAll().where('id', '=', mailbox.id).executeTakeFirst()) ?? mailbox;
-    await appendMessage(core, tx, emit, {
-      mailbox: current,
-      specialUse: 'sent',
-      blobId: stored.rawBlob,
-      size: stored.size,
-      parsed,
-      flags: ['\\Seen'],
-      direction: 'outbound',
-      emailId,
-    });
+    await appendSentCopy(core, tx, emit, { mailbox: current, blobId: stored.rawBlob, size: stored.size, parsed, emailId });
     return emailId;
   });
 }

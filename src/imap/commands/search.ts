@@ -12,7 +12,7 @@
 import { blobStore } from '../../outbound/accept.ts';
 import { type SearchField, searchText } from '../../mailstore/search.ts';
 import { headerField, indexMime } from '../mime/index.ts';
-import { type SeqSet, compact, isSeqSet, parseSeqSet } from '../sequence.ts';
+import { type SeqSet, compact, contains, isSeqSet, parseSeqSet } from '../sequence.ts';
 import { type Command, type Completion, type Session, no, ok } from '../session.ts';
 import { messagesByUids } from '../store-read.ts';
 import { Args, Bad, type Token, atomOf, stringOf } from '../syntax.ts';
@@ -192,7 +192,7 @@ function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number
     }
     case 'set':
       if (c.set === '$') return ctx.saved.includes(r.uid);
-      return c.uid ? inSet(c.set, r.uid, ctx.uids[ctx.uids.length - 1] ?? 0) : inSet(c.set, seq, ctx.uids.length);
+      return c.uid ? contains(c.set, r.uid, ctx.uids[ctx.uids.length - 1] ?? 0) : contains(c.set, seq, ctx.uids.length);
     case 'text':
       return c.ids!.has(r.id);
     case 'header':
@@ -208,16 +208,6 @@ function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number
     case 'age':
       return c.older ? ctx.now - r.internal_date >= c.seconds * 1000 : ctx.now - r.internal_date <= c.seconds * 1000;
   }
-}
-
-function inSet(set: Exclude<SeqSet, '$'>, n: number, star: number): boolean {
-  for (const r of set) {
-    let from = r.from === Infinity ? star : r.from;
-    let to = r.to === Infinity ? star : r.to;
-    if (from > to) [from, to] = [to, from];
-    if (n >= from && n <= to) return true;
-  }
-  return false;
 }
 
 /** Evaluates criteria over the selected folder; returns the matching rows in UID order. */
