@@ -9,6 +9,7 @@
 //   another workspace's inbox is "not found", never "forbidden".
 // - The workspace setting `mailbox_account_passwords` (JSON in workspaces.settings, default false)
 //   lets a mailbox's owner_user_id log in with their account password as well.
+import { workspaceSettings } from './workspaces.ts';
 import { randomBytes } from 'node:crypto';
 import { audit } from '../audit/audit-log.ts';
 import type { Actor, Core } from '../core/core.ts';
@@ -45,18 +46,9 @@ export function appPasswordHash(typed: string): string {
   return sha256(typed.replace(/[\s-]+/g, '').toLowerCase());
 }
 
-function parseSettings(json: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(json);
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
-  } catch {
-    return {};
-  }
-}
-
 /** Whether the workspace lets mailbox owners log in with their account password (default no). */
 export function mailboxAccountPasswordsAllowed(settingsJson: string): boolean {
-  return parseSettings(settingsJson).mailbox_account_passwords === true;
+  return workspaceSettings(settingsJson).mailbox_account_passwords === true;
 }
 
 export async function setMailboxAccountPasswords(core: Core, actor: Actor, workspaceId: string, allowed: boolean): Promise<boolean> {
@@ -64,7 +56,7 @@ export async function setMailboxAccountPasswords(core: Core, actor: Actor, works
   return core.store.transaction(async (tx) => {
     const ws = await tx.selectFrom('workspaces').select('settings').where('id', '=', workspaceId).executeTakeFirst();
     if (!ws) throw notFound('Workspace');
-    const settings = parseSettings(ws.settings);
+    const settings = workspaceSettings(ws.settings);
     const before = settings.mailbox_account_passwords === true;
     settings.mailbox_account_passwords = allowed;
     await tx.updateTable('workspaces').set({ settings: JSON.stringify(settings), updated_at: core.clock.now() }).where('id', '=', workspaceId).execute();

@@ -62,3 +62,13 @@ export function workspaceJson(ws: Workspace, role?: string) {
     ...(role ? { role } : {}),
   };
 }
+
+/** A workspace's settings JSON as an object ({} when missing or malformed). */
+export function workspaceSettings(json: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(json);
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+}

@@ -18,6 +18,7 @@
 //   alone, unless it is 30 days past the period too (a stuck recipient must not keep a body forever).
 // - Work is done in batches of BATCH emails, each in its own transaction, so a large purge never
 //   holds SQLite's write lock for long; the job is idempotent and resumes where it stopped.
+import { workspaceSettings } from '../accounts/workspaces.ts';
 import { audit } from '../audit/audit-log.ts';
 import type { Actor, Core } from '../core/core.ts';
 import { invalid, systemActor } from '../core/core.ts';
@@ -47,18 +48,9 @@ async function blobReferenced(db: Db, id: string): Promise<boolean> {
   return false;
 }
 
-function parseSettings(json: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(json);
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
-  } catch {
-    return {};
-  }
-}
-
 /** The workspace's retention period in days: its own setting, or the node's default. */
 export function retentionDaysOf(core: Core, settingsJson: string): number {
-  const own = parseSettings(settingsJson).retention_days;
+  const own = workspaceSettings(settingsJson).retention_days;
   return typeof own === 'number' && Number.isInteger(own) && own >= 1 ? own : core.settings.retentionDays;
 }
 
@@ -74,7 +66,7 @@ export async function setRetentionDays(core: Core, actor: Actor, workspaceId: st
   }
   return core.store.transaction(async (tx) => {
     const ws = await tx.selectFrom('workspaces').select('settings').where('id', '=', workspaceId).executeTakeFirstOrThrow();
-    const settings = parseSettings(ws.settings);
+    const settings = workspaceSettings(ws.settings);
     const before = retentionDaysOf(core, ws.settings);
     if (days === null) delete settings.retention_days;
     else settings.retention_days = days;
