@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAppPassword } from '../src/accounts/app-passwords.ts';
 import { cliActor } from '../src/core/core.ts';
-import { startTestDns } from '../src/domains/test-dns.ts';
+import { startTestDns } from '../src/testkit/dns-server.ts';
 import { appendTestMessage, createTestMailbox } from '../src/testkit/mailbox.ts';
 import { freePort, startTestServer } from '../src/testkit/server.ts';
 import { startDovecot } from './peers.ts';

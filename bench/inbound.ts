@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import { startTestDns } from '../src/domains/test-dns.ts';
+import { startTestDns } from '../src/testkit/dns-server.ts';
 import { createTestMailbox } from '../src/testkit/mailbox.ts';
 import { freePort, startTestServer } from '../src/testkit/server.ts';
 import { POSTFIX_PORT, maildirCount, postfixMaildir, withPostfix } from './peers.ts';

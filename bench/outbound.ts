@@ -9,7 +9,7 @@
 import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
-import { startSendingWorld } from '../src/outbound/test-sending.ts';
+import { startSendingWorld } from '../src/testkit/sending.ts';
 import { freePort } from '../src/testkit/server.ts';
 import { POSTFIX_PORT, withPostfix } from './peers.ts';
 

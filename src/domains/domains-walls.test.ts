@@ -6,7 +6,7 @@ import { ensureUser } from '../accounts/users.ts';
 import { SESSION_COOKIE } from '../http/auth.ts';
 import { type TestServer, api, runCli, startTestServer } from '../testkit/server.ts';
 import { type TestDatabase, createTestDatabase } from '../testkit/store.ts';
-import { type TestDns, startTestDns } from './test-dns.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
 
 let db: TestDatabase;
 let dns: TestDns;

@@ -7,7 +7,7 @@ import type { Resend } from 'resend';
 import { type TestServer, api, startTestServer } from '../testkit/server.ts';
 import { domainForSending } from './domains.ts';
 import { checkDomain, enqueueDueChecks } from './verify.ts';
-import { type TestDns, startTestDns } from './test-dns.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
 
 let server: TestServer;
 let dns: TestDns;

@@ -6,7 +6,7 @@ import type { Resend } from 'resend';
 import { ManualClock } from '../core/clock.ts';
 import { type TestServer, startTestServer } from '../testkit/server.ts';
 import { DISABLE_AFTER_MS } from './delivery.ts';
-import { type Receiver, startReceiver, waitFor } from './test-receiver.ts';
+import { type Receiver, startReceiver, waitFor } from '../testkit/webhook-receiver.ts';
 import { emitEvent } from './webhooks.ts';
 
 const clock = new ManualClock();

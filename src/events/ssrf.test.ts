@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../core/ids.ts';
 import { type TestServer, api, startTestServer } from '../testkit/server.ts';
 import { newSigningSecret } from './signature.ts';
-import { type Receiver, startReceiver, waitFor } from './test-receiver.ts';
+import { type Receiver, startReceiver, waitFor } from '../testkit/webhook-receiver.ts';
 import { emitEvent } from './webhooks.ts';
 
 let server: TestServer;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resealAll } from '../secrets/rotate.ts';
 import { Vault } from '../secrets/vault.ts';
 import { type TestServer, api, startTestServer } from '../testkit/server.ts';
-import { type Receiver, startReceiver, waitFor } from './test-receiver.ts';
+import { type Receiver, startReceiver, waitFor } from '../testkit/webhook-receiver.ts';
 import { EVENT_TYPES, emitEvent, getWebhook } from './webhooks.ts';
 
 let server: TestServer;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImapWorld, deliver, rawMessage, startImapWorld } from './testkit.ts';
+import { type ImapWorld, deliver, rawMessage, startImapWorld } from '../testkit/imap.ts';
 
 const run = promisify(execFile);
 let w: ImapWorld;

@@ -5,9 +5,9 @@
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDns, type TestDns } from '../domains/test-dns.ts';
+import { startTestDns, type TestDns } from '../testkit/dns-server.ts';
 import { freePort } from '../testkit/server.ts';
-import { type ImapWorld, startImapWorld } from './testkit.ts';
+import { type ImapWorld, startImapWorld } from '../testkit/imap.ts';
 
 let w: ImapWorld;
 let dns: TestDns;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestServer } from '../testkit/server.ts';
 import { createTestMailbox } from '../testkit/mailbox.ts';
 import { loadTlsMaterial } from '../tls/certificate.ts';
-import { type ImapWorld, RawImap, deliver, startImapWorld } from './testkit.ts';
+import { type ImapWorld, RawImap, deliver, startImapWorld } from '../testkit/imap.ts';
 
 let w: ImapWorld;
 let c: RawImap;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startImap, type ImapDoor } from './server.ts';
-import { type ImapWorld, RawImap, deliver, rawMessage, startImapWorld } from './testkit.ts';
+import { type ImapWorld, RawImap, deliver, rawMessage, startImapWorld } from '../testkit/imap.ts';
 import { loadTlsMaterial } from '../tls/certificate.ts';
 import { createAppPassword } from '../accounts/app-passwords.ts';
 import { systemActor } from '../core/core.ts';

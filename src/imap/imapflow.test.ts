@@ -5,7 +5,7 @@
 import { ImapFlow } from 'imapflow';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImapWorld, deliver, rawMessage, startImapWorld } from './testkit.ts';
+import { type ImapWorld, deliver, rawMessage, startImapWorld } from '../testkit/imap.ts';
 
 let w: ImapWorld;
 const clients: ImapFlow[] = [];

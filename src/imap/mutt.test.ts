@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImapWorld, deliver, rawMessage, startImapWorld } from './testkit.ts';
+import { type ImapWorld, deliver, rawMessage, startImapWorld } from '../testkit/imap.ts';
 
 const run = promisify(execFile);
 let w: ImapWorld;

@@ -2,7 +2,7 @@
 // (synchronising and LITERAL+), partial fetches, UID ranges with '*', 8-bit and UTF-8 mailbox names,
 // state rules, STARTTLS and the login rules before TLS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImapWorld, RawImap, deliver, rawMessage, startImapWorld } from './testkit.ts';
+import { type ImapWorld, RawImap, deliver, rawMessage, startImapWorld } from '../testkit/imap.ts';
 
 let w: ImapWorld;
 const uids: number[] = [];

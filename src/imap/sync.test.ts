@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mailTransaction } from '../mailstore/changes.ts';
 import { createFolder, deleteFolder } from '../mailstore/folders.ts';
-import { type ImapWorld, RawImap, deliver, rawMessage, startImapWorld } from './testkit.ts';
+import { type ImapWorld, RawImap, deliver, rawMessage, startImapWorld } from '../testkit/imap.ts';
 
 let w: ImapWorld;
 let folder = '';

@@ -9,7 +9,7 @@ import { authenticate, dkimSign } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../config/settings.ts';
 import type { Core } from '../core/core.ts';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
 import { openCore } from '../platform.ts';
 import { type TestDatabase, createTestDatabase } from '../testkit/store.ts';
 import { authenticateMessage, removeForgedResults } from './authenticate.ts';

@@ -29,7 +29,7 @@ import { setRecipientStatus } from '../outbound/recipients.ts';
 import { suppressAddress } from '../outbound/suppressions.ts';
 import { verpToken } from '../outbound/verp.ts';
 import { type ArfReport, type DsnRecipient, type DsnReport, type Report, UnparseableMessage, bounceOf, clean, parseReport } from './reports.ts';
-import type { DeliveryOutcome, InboundMessage, ReportTarget as InboundTarget } from './route.ts';
+import type { DeliveryOutcome, InboundMessage, ReportTarget as InboundTarget } from './types.ts';
 
 /** States in which we had handed the message to (or tried to hand it to) the recipient's server. */
 const CONTACTED: ReadonlySet<RecipientStatus> = new Set(['sent', 'delivered', 'delivery_delayed', 'bounced', 'complained']);

@@ -42,7 +42,7 @@ import { receivedEventJson } from '../mailstore/views.ts';
 import { blobStore, recordMessage } from '../outbound/accept.ts';
 import { authenticateMessage } from './authenticate.ts';
 import { type PreparedForward, prepareForwards } from './forward.ts';
-import type { DeliveryOutcome, InboundMessage, InboundTarget } from './route.ts';
+import type { DeliveryOutcome, InboundMessage, InboundTarget } from './types.ts';
 import { FORWARD_MARKER, headerValues, receivedCount, receivedHeader, returnPathHeader } from './trace.ts';
 
 /** RFC 5321 §6.3: "SHOULD use a large rejection threshold, normally at least 100 Received entries". */

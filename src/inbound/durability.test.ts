@@ -4,11 +4,11 @@
 // in the inbox, readable, exactly once; nothing is stored twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../core/core.ts';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
 import type { Mailbox } from '../mailstore/mailboxes.ts';
 import { blobStore } from '../outbound/accept.ts';
-import { until } from '../outbound/delivery/testkit.ts';
-import { RawSmtp } from '../smtp/test-smtp-client.ts';
+import { until } from '../testkit/remote-mx.ts';
+import { RawSmtp } from '../testkit/smtp-client.ts';
 import { createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
 import { NodeProcesses, nodeEnv, openCoreOf } from '../testkit/node-process.ts';
 import { freePort } from '../testkit/server.ts';

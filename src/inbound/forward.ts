@@ -25,7 +25,7 @@ import type { ParsedMessage } from '../mailstore/parse.ts';
 import { parseMessage } from '../mailstore/parse.ts';
 import { type AcceptInput, type StoredMessage, acceptMessage, storeMessage } from '../outbound/accept.ts';
 import { findSuppression } from '../outbound/suppressions.ts';
-import type { DeliveryOutcome, InboundMessage, InboundTarget } from './route.ts';
+import type { DeliveryOutcome, InboundMessage, InboundTarget } from './types.ts';
 import { srsEncode } from './srs.ts';
 import { FORWARD_MARKER, receivedHeader } from './trace.ts';
 

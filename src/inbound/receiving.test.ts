@@ -8,16 +8,16 @@
 import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../core/core.ts';
-import type { TestDns } from '../domains/test-dns.ts';
-import { type Receiver, startReceiver, waitFor } from '../events/test-receiver.ts';
-import { HOSTILE_CORPUS } from '../mailstore/testdata/hostile.ts';
-import type { TestMx } from '../outbound/delivery/testkit.ts';
+import type { TestDns } from '../testkit/dns-server.ts';
+import { type Receiver, startReceiver, waitFor } from '../testkit/webhook-receiver.ts';
+import { HOSTILE_CORPUS } from '../testkit/hostile-mail.ts';
+import type { TestMx } from '../testkit/remote-mx.ts';
 import { type TestMailbox, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
 import { type RemoteWorld, startRemoteWorld } from '../testkit/remote-world.ts';
 import { type TestServer, api, freePort } from '../testkit/server.ts';
-import { RawSmtp } from '../smtp/test-smtp-client.ts';
+import { RawSmtp } from '../testkit/smtp-client.ts';
 import { srsDecode } from './srs.ts';
-import { sendWithNodemailer, sendWithPython, sendWithSwaks, storedMessages } from './test-inbound.ts';
+import { sendWithNodemailer, sendWithPython, sendWithSwaks, storedMessages } from '../testkit/smtp-senders.ts';
 
 const MAX_BYTES = 2 * 1024 * 1024;
 

@@ -3,7 +3,7 @@
 // UnparseableMessage, and nothing it returns carries a control character.
 import { describe, expect, it } from 'vitest';
 import { UnparseableMessage, bounceOf, parseFieldGroups, parseReport, reportTypeOf, subTypeOf } from './reports.ts';
-import { arf, dsn } from './test-reports.ts';
+import { arf, dsn } from '../testkit/reports.ts';
 
 const VERP = 'bounce+0123456789abcdef01234567@send.example.com';
 

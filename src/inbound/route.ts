@@ -36,24 +36,7 @@ import { processReports } from './bounces.ts';
 import { deliverToMailboxes } from './deliver.ts';
 import { passOnSrsBounce } from './forward.ts';
 import { srsDecode } from './srs.ts';
-
-/** A recipient that is a bounce or complaint for mail we sent (bounces.ts handles them). */
-export type ReportTarget =
-  /** The VERP return path of one recipient of one message we sent. */
-  | { kind: 'return_path'; address: string; recipientId: string; workspaceId: string; emailId: string }
-  /** postmaster@ / abuse@ of a return-path host: reports that must be mapped by their content. */
-  | { kind: 'report_address'; address: string; host: string; workspaceIds: string[] };
-
-export type InboundTarget =
-  | ReportTarget
-  /** Hosted mail: the RCPT address (lower-cased) and the mailboxes it reaches, all in one workspace. */
-  | { kind: 'mailbox'; address: string; via: 'mailbox' | 'alias' | 'catch_all'; workspaceId: string; mailboxIds: string[] }
-  /** The SRS0 address of a message we forwarded: its bounce goes on to `original`. */
-  | { kind: 'srs'; address: string; original: string; domainId: string; workspaceId: string };
-
-export type RcptDecision =
-  | { accept: true; target: InboundTarget }
-  | { accept: false; code: 550 | 452; enhanced: '5.1.1' | '5.7.1' | '5.1.3' | '4.2.2'; message: string };
+import type { DeliveryOutcome, InboundMessage, InboundTarget, RcptDecision, ReportTarget } from './types.ts';
 
 const ROLE_ADDRESSES = new Set(['postmaster', 'abuse']);
 
@@ -169,27 +152,6 @@ export async function routeRecipient(core: Core, rawAddress: string): Promise<Rc
   if (receiving.length) return routeHosted(core, local, host, receiving);
   if (rpDomains.length) return unknownUser;
   return { accept: false, code: 550, enhanced: '5.7.1', message: `Relaying denied: this server does not accept mail for ${host.slice(0, 255)}` };
-}
-
-export interface InboundMessage {
-  raw: Buffer;
-  /** The envelope sender; '' for the null reverse-path `<>` that DSNs use (RFC 5321 §4.5.5). */
-  mailFrom: string;
-  targets: InboundTarget[];
-  remoteAddress: string | null;
-  heloName: string | null;
-  /** Optional, when the door knows them: for the Received header (RFC 5321 §4.4, RFC 3848). */
-  secure?: boolean;
-  /** The reverse-DNS name of the client, when the door looked it up. */
-  clientHostname?: string | null;
-}
-
-/** The answer to the DATA command: 250 when taken, or a refusal with its reason. */
-export interface DeliveryOutcome {
-  code: 250 | 451 | 452 | 550 | 552 | 554;
-  /** RFC 3463 enhanced status code, e.g. 2.0.0 or 5.6.0. */
-  enhanced: string;
-  reply: string;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.ts';
 import type { Core } from '../core/core.ts';
-import { useTestCore } from '../testkit/test-core.ts';
+import { useTestCore } from '../testkit/core.ts';
 import { normalizeHostedAddress, splitAddress, subaddressBase } from './address.ts';
 import { SRS_MAX_AGE_DAYS, srsDecode, srsEncode } from './srs.ts';
 import { headerValues, receivedCount, receivedHeader, returnPathHeader } from './trace.ts';

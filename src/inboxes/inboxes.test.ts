@@ -8,7 +8,7 @@ import PostalMime from 'postal-mime';
 import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../core/core.ts';
-import { type TestMx, freePort, until } from '../outbound/delivery/testkit.ts';
+import { type TestMx, freePort, until } from '../testkit/remote-mx.ts';
 import { appendRaw, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
 import { type RemoteWorld, ok, startRemoteWorld } from '../testkit/remote-world.ts';
 import type { TestServer } from '../testkit/server.ts';

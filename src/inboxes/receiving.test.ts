@@ -9,7 +9,7 @@ import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.ts';
 import type { Core } from '../core/core.ts';
-import { type TestMx, until } from '../outbound/delivery/testkit.ts';
+import { type TestMx, until } from '../testkit/remote-mx.ts';
 import { type TestMailbox, appendRaw, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
 import { type RemoteWorld, ok, startRemoteWorld } from '../testkit/remote-world.ts';
 import { type TestServer, api } from '../testkit/server.ts';

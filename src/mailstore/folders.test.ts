@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Core } from '../core/core.ts';
 import { appendRaw, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
-import { useTestCore } from '../testkit/test-core.ts';
+import { useTestCore } from '../testkit/core.ts';
 import { type MailChange, mailTransaction, subscribe } from './changes.ts';
 import { createFolder, deleteFolder, folderByName, folderBySpecialUse, listFolders, renameFolder, setSubscribed } from './folders.ts';
 import { mailboxByAddress } from './mailboxes.ts';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Core } from '../core/core.ts';
 import { blobStore } from '../outbound/accept.ts';
 import { appendRaw, createTestMailbox, parsedMessage, rawMessage } from '../testkit/mailbox.ts';
-import { useTestCore } from '../testkit/test-core.ts';
+import { useTestCore } from '../testkit/core.ts';
 import { releaseBlobs } from './blobs.ts';
 import { mailTransaction } from './changes.ts';
 import { listFolders } from './folders.ts';

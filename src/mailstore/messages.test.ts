@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Core } from '../core/core.ts';
 import { blobStore } from '../outbound/accept.ts';
 import { appendRaw, createTestMailbox, parsedMessage, rawMessage } from '../testkit/mailbox.ts';
-import { useTestCore } from '../testkit/test-core.ts';
+import { useTestCore } from '../testkit/core.ts';
 import { RELEASE_BLOBS_JOB, releaseBlobsHandler } from './blobs.ts';
 import { type MailChange, mailTransaction, subscribe } from './changes.ts';
 import { folderByName, folderBySpecialUse } from './folders.ts';

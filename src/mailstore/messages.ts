@@ -23,10 +23,9 @@ import type { Core } from '../core/core.ts';
 import { CoreError, notFound } from '../core/core.ts';
 import { newId } from '../core/ids.ts';
 import type { Db } from '../db/database.ts';
-import type { FoldersTable, MessagesTable, SpecialUse } from '../db/schema.ts';
+import type { FoldersTable, MailboxesTable, MessagesTable, SpecialUse } from '../db/schema.ts';
 import { queueBlobRelease } from './blobs.ts';
 import type { Emit } from './changes.ts';
-import type { Mailbox } from './mailboxes.ts';
 import type { ParsedAddress, ParsedMessage } from './parse.ts';
 import { bodyText, snippetOf } from './text.ts';
 import { assignThread, dropEmptyThreads } from './threads.ts';
@@ -39,7 +38,7 @@ export type Flag = string;
 const CHUNK = 500;
 
 export interface AppendInput {
-  mailbox: Mailbox;
+  mailbox: MailboxesTable;
   /** Where to: a folder id, or the folder with this special use. */
   folderId?: string;
   specialUse?: SpecialUse;

@@ -5,7 +5,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PARSE_LIMITS, ParseRefusal, type ParsedMessage, parseMessage } from './parse.ts';
-import { HOSTILE_CORPUS } from './testdata/hostile.ts';
+import { HOSTILE_CORPUS } from '../testkit/hostile-mail.ts';
 
 /**
  * The output invariants every consumer (both stores, JSON, IMAP) relies on. Violations are

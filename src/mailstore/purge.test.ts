@@ -8,7 +8,7 @@ import { Scheduler } from '../jobs/scheduler.ts';
 import { Worker } from '../jobs/worker.ts';
 import { blobStore } from '../outbound/accept.ts';
 import { appendRaw, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
-import { useTestCore } from '../testkit/test-core.ts';
+import { useTestCore } from '../testkit/core.ts';
 import { RELEASE_BLOBS_JOB } from './blobs.ts';
 import { type MailChange, mailTransaction, subscribe } from './changes.ts';
 import { folderBySpecialUse } from './folders.ts';

@@ -8,7 +8,7 @@ import { Parser } from 'htmlparser2';
 import { describe, expect, it } from 'vitest';
 import { cleanCss, sanitizeHtml } from './sanitize.ts';
 import { parseMessage } from './parse.ts';
-import { HOSTILE_CORPUS } from './testdata/hostile.ts';
+import { HOSTILE_CORPUS } from '../testkit/hostile-mail.ts';
 
 const ALLOWED_TAGS = new Set([
   'a', 'abbr', 'address', 'article', 'aside', 'b', 'bdi', 'bdo', 'big', 'blockquote', 'br', 'caption', 'center', 'cite', 'code', 'col', 'colgroup',

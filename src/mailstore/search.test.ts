@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Core } from '../core/core.ts';
 import { appendRaw, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
-import { useTestCore } from '../testkit/test-core.ts';
+import { useTestCore } from '../testkit/core.ts';
 import type { AppendedMessage } from './messages.ts';
 import { folderBySpecialUse } from './folders.ts';
 import { ftsQuery, needleWords, searchText } from './search.ts';

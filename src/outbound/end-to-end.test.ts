@@ -7,10 +7,10 @@ import nodemailer from 'nodemailer';
 import PostalMime from 'postal-mime';
 import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
-import { type Receiver, startReceiver, waitFor } from '../events/test-receiver.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
+import { type Receiver, startReceiver, waitFor } from '../testkit/webhook-receiver.ts';
 import { type TestServer, startTestServer } from '../testkit/server.ts';
-import { type TestMx, freePort, startMx } from './delivery/testkit.ts';
+import { type TestMx, freePort, startMx } from '../testkit/remote-mx.ts';
 
 let server: TestServer;
 let dns: TestDns;

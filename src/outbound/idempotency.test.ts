@@ -5,7 +5,7 @@ import { ManualClock } from '../core/clock.ts';
 import { api } from '../testkit/server.ts';
 import { IDEMPOTENCY_PURGE_JOB } from './emails.ts';
 import { purgeExpired } from './idempotency.ts';
-import { type SendingWorld, startSendingWorld } from './test-sending.ts';
+import { type SendingWorld, startSendingWorld } from '../testkit/sending.ts';
 
 let w: SendingWorld;
 const clock = new ManualClock();

@@ -5,7 +5,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.ts';
 import { api } from '../testkit/server.ts';
-import { type RelayNode, startRelayNode } from '../smtp/submission-testkit.ts';
+import { type RelayNode, startRelayNode } from '../testkit/submission.ts';
 import { blobStore } from './accept.ts';
 import { setRecipientStatus } from './recipients.ts';
 import { RETENTION_JOB, runRetention } from './retention.ts';

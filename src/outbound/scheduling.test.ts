@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.ts';
 import { DELIVER_JOB, RELEASE_JOB, releaseHandler } from './accept.ts';
 import { parseScheduledAt } from './schedule.ts';
-import { type SendingWorld, startSendingWorld } from './test-sending.ts';
+import { type SendingWorld, startSendingWorld } from '../testkit/sending.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

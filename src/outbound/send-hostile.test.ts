@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import PostalMime from 'postal-mime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../testkit/server.ts';
-import { type SendingWorld, startSendingWorld } from './test-sending.ts';
+import { type SendingWorld, startSendingWorld } from '../testkit/sending.ts';
 
 let w: SendingWorld;
 let target: http.Server;

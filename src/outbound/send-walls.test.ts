@@ -3,7 +3,7 @@
 // endpoint (get, list, update, cancel, attachments list/get): another workspace's ids are 404.
 import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SendingWorld, startSendingWorld } from './test-sending.ts';
+import { type SendingWorld, startSendingWorld } from '../testkit/sending.ts';
 
 let w: SendingWorld;
 let a: Resend;

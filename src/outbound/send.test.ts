@@ -8,7 +8,7 @@ import PostalMime from 'postal-mime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../testkit/server.ts';
 import { DELIVER_JOB } from './accept.ts';
-import { type SendingWorld, startSendingWorld } from './test-sending.ts';
+import { type SendingWorld, startSendingWorld } from '../testkit/sending.ts';
 
 let w: SendingWorld;
 let fileServer: http.Server;

@@ -10,7 +10,7 @@ import { type TestMailbox, appendRaw, createTestMailbox, rawMessage } from '../t
 import { type TestServer, freePort, startTestServer } from '../testkit/server.ts';
 import { loadTlsMaterial } from '../tls/certificate.ts';
 import { type Pop3Door, startPop3 } from './server.ts';
-import { RawPop3, unstuff } from './test-client.ts';
+import { RawPop3, unstuff } from '../testkit/pop3-client.ts';
 
 let server: TestServer;
 let pop3Port = 0;

@@ -9,12 +9,12 @@ import path from 'node:path';
 import { dkimSign } from 'mailauth';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
 import type { Mailbox } from '../mailstore/mailboxes.ts';
-import { sendWithPython, sendWithSwaks, storedMessages } from '../inbound/test-inbound.ts';
+import { sendWithPython, sendWithSwaks, storedMessages } from '../testkit/smtp-senders.ts';
 import { createTestMailbox } from '../testkit/mailbox.ts';
 import { type TestServer, startTestServer } from '../testkit/server.ts';
-import { freePort } from './test-smtp-client.ts';
+import { freePort } from '../testkit/smtp-client.ts';
 
 const HOST = 'mx.mailstack.test';
 const SENDER = 'sender-signed.test';

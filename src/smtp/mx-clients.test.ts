@@ -7,11 +7,11 @@ import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SendingDomain } from '../domains/domains.ts';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
-import { runClient } from '../inbound/test-inbound.ts';
-import { verifiedDomain } from '../outbound/delivery/testkit.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
+import { runClient } from '../testkit/smtp-senders.ts';
+import { verifiedDomain } from '../testkit/remote-mx.ts';
 import { type TestServer, startTestServer } from '../testkit/server.ts';
-import { freePort } from './test-smtp-client.ts';
+import { freePort } from '../testkit/smtp-client.ts';
 
 let server: TestServer;
 let dns: TestDns;

@@ -38,7 +38,8 @@ import { Resolver as CallbackResolver } from 'node:dns';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { SMTPServer } from 'smtp-server';
 import type { Core } from '../core/core.ts';
-import { type InboundTarget, deliverInbound, routeRecipient } from '../inbound/route.ts';
+import { deliverInbound, routeRecipient } from '../inbound/route.ts';
+import type { InboundTarget } from '../inbound/types.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 
 /** The default when no limit is passed (the platform passes MAILSTACK_MAX_MESSAGE_BYTES). */

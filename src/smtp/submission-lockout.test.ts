@@ -2,7 +2,7 @@
 // a node of its own: both change the node for everyone else.
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.ts';
-import { type RelayNode, rawSmtp, startRelayNode } from './submission-testkit.ts';
+import { type RelayNode, rawSmtp, startRelayNode } from '../testkit/submission.ts';
 
 const nodes: RelayNode[] = [];
 afterAll(async () => {

@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppPassword, revokeAppPassword } from '../accounts/app-passwords.ts';
 import { systemActor } from '../core/core.ts';
 import { newId } from '../core/ids.ts';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
-import { waitFor } from '../events/test-receiver.ts';
-import { type TestMx, freePort, startMx } from '../outbound/delivery/testkit.ts';
+import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
+import { waitFor } from '../testkit/webhook-receiver.ts';
+import { type TestMx, freePort, startMx } from '../testkit/remote-mx.ts';
 import { blobStore } from '../outbound/accept.ts';
 import { type TestMailbox, createTestMailbox } from '../testkit/mailbox.ts';
 import { type TestServer, startTestServer } from '../testkit/server.ts';
-import { rawSmtp } from './submission-testkit.ts';
+import { rawSmtp } from '../testkit/submission.ts';
 
 let server: TestServer;
 let dns: TestDns;

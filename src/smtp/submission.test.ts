@@ -6,7 +6,7 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobStore } from '../outbound/accept.ts';
-import { type RelayNode, rawSmtp, startRelayNode } from './submission-testkit.ts';
+import { type RelayNode, rawSmtp, startRelayNode } from '../testkit/submission.ts';
 
 let node: RelayNode;
 const MAX_BYTES = 64 * 1024;

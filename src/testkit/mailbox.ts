@@ -14,7 +14,7 @@ import { randomToken } from '../core/ids.ts';
 import type { SpecialUse } from '../db/schema.ts';
 import { createDomain } from '../domains/domains.ts';
 import { expectedRecords, type StoredStatus } from '../domains/records.ts';
-import type { TestDns } from '../domains/test-dns.ts';
+import type { TestDns } from './dns-server.ts';
 import { blobStore } from '../outbound/accept.ts';
 import { mailTransaction } from '../mailstore/changes.ts';
 import { folderByName } from '../mailstore/folders.ts';

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import { loadSettings } from '../config/settings.ts';
 import type { Core } from '../core/core.ts';
-import { until } from '../outbound/delivery/testkit.ts';
+import { until } from './remote-mx.ts';
 import { openCore } from '../platform.ts';
 import { freePort, spawnCli } from './server.ts';
 import type { TestDatabase } from './store.ts';

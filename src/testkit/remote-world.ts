@@ -3,8 +3,8 @@
 // loopback address, and a test node that resolves through that DNS and delivers to that MX port.
 import { expect } from 'vitest';
 import type { Clock } from '../core/clock.ts';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
-import { type TestMx, freePort, startMx } from '../outbound/delivery/testkit.ts';
+import { type TestDns, startTestDns } from './dns-server.ts';
+import { type TestMx, freePort, startMx } from './remote-mx.ts';
 import { type TestServer, startTestServer } from './server.ts';
 
 export const REMOTE_DOMAIN = 'remote.test';

@@ -1,13 +1,13 @@
 // Our ENVELOPE, BODY, BODYSTRUCTURE, BODY[section] and BINARY answers against Dovecot's, recorded in
-// testdata/dovecot.json by testdata/record-dovecot.ts (Dovecot is not needed to run this test).
+// src/testkit/mime/dovecot.json by src/testkit/mime/record-dovecot.ts (Dovecot is not needed to run this test).
 // Where we differ on purpose (the RFC says otherwise, or Dovecot's answer comes from its own
 // limits or repairs), the difference is listed in DIVERGENCES with the reason; any other
 // difference fails, and so does a listed divergence that no longer happens.
 import { describe, expect, it } from 'vitest';
 import { findPart, indexMime, normalizeCrlf, type MimeNode } from './index.ts';
-import { recordedItems } from './testdata/items.ts';
-import { loadRecorded, ours, same } from './testdata/compare.ts';
-import { digestOf } from './testdata/fixture.ts';
+import { recordedItems } from '../../testkit/mime/items.ts';
+import { loadRecorded, ours, same } from '../../testkit/mime/compare.ts';
+import { digestOf } from '../../testkit/mime/fixture.ts';
 
 interface Divergence {
   message: RegExp;
@@ -125,7 +125,7 @@ describe(`MIME answers against ${recorded.dovecot}`, () => {
 
   function it_(name: string, rec: (typeof recorded.messages)[string] | undefined, items: string[], input: Buffer): void {
     it(name, () => {
-      expect(rec, `${name} was not recorded; run testdata/record-dovecot.ts`).toBeDefined();
+      expect(rec, `${name} was not recorded; run src/testkit/mime/record-dovecot.ts`).toBeDefined();
       expect(rec!.append).toBeUndefined();
       // Compare on the bytes Dovecot actually stored (line endings / NUL repaired on APPEND).
       const whole = rec!['BODY.PEEK[]'];

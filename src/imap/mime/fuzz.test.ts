@@ -2,11 +2,11 @@
 // BODYSTRUCTURE, any BODY[section] or BINARY throw; every section lies within the message's bytes;
 // every structure serialises to a value an IMAP parser reads back whole. A failure names its seed.
 import { describe, expect, it } from 'vitest';
-import { HOSTILE_CORPUS } from '../../mailstore/testdata/hostile.ts';
+import { HOSTILE_CORPUS } from '../../testkit/hostile-mail.ts';
 import { binarySection, bodyStructure, envelope, indexMime, parseSection, section, serialize, type MimeNode } from './index.ts';
-import { CORPUS } from './testdata/corpus.ts';
-import { partPaths } from './testdata/items.ts';
-import { Cursor } from './testdata/imap-value.ts';
+import { CORPUS } from '../../testkit/mime/corpus.ts';
+import { partPaths } from '../../testkit/mime/items.ts';
+import { Cursor } from '../../testkit/mime/imap-value.ts';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,7 +1,7 @@
 // The message-structure toolkit on its own: part tree, sections, BINARY, header helpers, the
 // serialiser and the limits. (Agreement with Dovecot is in dovecot.test.ts, fuzzing in fuzz.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { HOSTILE_CORPUS } from '../../mailstore/testdata/hostile.ts';
+import { HOSTILE_CORPUS } from '../../testkit/hostile-mail.ts';
 import {
   MAX_DEPTH,
   MAX_PARTS,
@@ -26,9 +26,9 @@ import {
   serialize,
   type MimeNode,
 } from './index.ts';
-import { CORPUS } from './testdata/corpus.ts';
-import { partPaths } from './testdata/items.ts';
-import { parseValue } from './testdata/imap-value.ts';
+import { CORPUS } from '../../testkit/mime/corpus.ts';
+import { partPaths } from '../../testkit/mime/items.ts';
+import { parseValue } from '../../testkit/mime/imap-value.ts';
 
 const corpus = (name: string) => CORPUS.find((c) => c.name === name)!.raw;
 const hostile = (name: string) => HOSTILE_CORPUS.find((c) => c.name === name)!.raw;

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setup } from '../../cli/setup.ts';
 import type { Core } from '../../core/core.ts';
 import type { SendingDomain } from '../../domains/domains.ts';
-import { type TestDns, startTestDns } from '../../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../../testkit/dns-server.ts';
 import { NodeProcesses, nodeEnv, openCoreOf } from '../../testkit/node-process.ts';
 import { type TestDatabase, createTestDatabase } from '../../testkit/store.ts';
-import { type TestMx, freePort, send, startMx, until, verifiedDomain } from './testkit.ts';
+import { type TestMx, freePort, send, startMx, until, verifiedDomain } from '../../testkit/remote-mx.ts';
 
 const SLOW = 120_000;
 const COUNT = 30;

@@ -4,7 +4,7 @@
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SendingDomain } from '../../domains/domains.ts';
-import { type TestDns, startTestDns } from '../../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../../testkit/dns-server.ts';
 import { type TestServer, startTestServer } from '../../testkit/server.ts';
 import { loadTlsMaterial } from '../../tls/certificate.ts';
 import { systemActor } from '../../core/core.ts';
@@ -12,7 +12,7 @@ import { domainForSending, updateDomain } from '../../domains/domains.ts';
 import { blobStore } from '../accept.ts';
 import { findSuppression } from '../suppressions.ts';
 import { DELIVER_JOB } from './deliver.ts';
-import { type TestMx, eventTypes, freePort, recipientsOf, send, startMx, until, untilStatus, verifiedDomain } from './testkit.ts';
+import { type TestMx, eventTypes, freePort, recipientsOf, send, startMx, until, untilStatus, verifiedDomain } from '../../testkit/remote-mx.ts';
 
 let dns: TestDns;
 let server: TestServer;

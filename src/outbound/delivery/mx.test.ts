@@ -1,7 +1,7 @@
 // MX routing (RFC 5321 §5.1, RFC 7505) against a real DNS server on loopback, and the reading of
 // enhanced status codes (RFC 3463) into bounce sub-types.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestDns, startTestDns } from '../../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../../testkit/dns-server.ts';
 import { bounceSubType, enhancedCode } from './deliver.ts';
 import { resolveRoute } from './mx.ts';
 

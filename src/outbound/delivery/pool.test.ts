@@ -3,10 +3,10 @@
 // even when the worker runs more delivery jobs than that in parallel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SendingDomain } from '../../domains/domains.ts';
-import { type TestDns, startTestDns } from '../../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../../testkit/dns-server.ts';
 import { type TestServer, startTestServer } from '../../testkit/server.ts';
 import { deliveryPool } from './deliver.ts';
-import { type TestMx, freePort, send, startMx, untilStatus, verifiedDomain } from './testkit.ts';
+import { type TestMx, freePort, send, startMx, untilStatus, verifiedDomain } from '../../testkit/remote-mx.ts';
 
 let dns: TestDns;
 let server: TestServer;

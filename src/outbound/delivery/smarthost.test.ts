@@ -2,10 +2,10 @@
 // AUTH with the URL's credentials; the recipient's domain is never looked up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SendingDomain } from '../../domains/domains.ts';
-import { type TestDns, startTestDns } from '../../domains/test-dns.ts';
+import { type TestDns, startTestDns } from '../../testkit/dns-server.ts';
 import { type TestServer, startTestServer } from '../../testkit/server.ts';
 import { loadTlsMaterial } from '../../tls/certificate.ts';
-import { type TestMx, eventTypes, freePort, send, startMx, untilStatus, verifiedDomain } from './testkit.ts';
+import { type TestMx, eventTypes, freePort, send, startMx, untilStatus, verifiedDomain } from '../../testkit/remote-mx.ts';
 
 let dns: TestDns;
 let server: TestServer;

@@ -6,10 +6,10 @@ import { connect as tlsConnect } from 'node:tls';
 import { expect } from 'vitest';
 import type { Clock } from '../core/clock.ts';
 import { checkDomain } from '../domains/verify.ts';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
-import { type TestServer, freePort, startTestServer } from '../testkit/server.ts';
+import { type TestDns, startTestDns } from './dns-server.ts';
+import { type TestServer, freePort, startTestServer } from './server.ts';
 
-export { freePort } from '../testkit/server.ts';
+export { freePort } from './server.ts';
 
 export interface RelayNode {
   server: TestServer;

@@ -7,10 +7,10 @@ import tls from 'node:tls';
 import { createAppPassword } from '../accounts/app-passwords.ts';
 import { systemActor } from '../core/core.ts';
 import type { Core } from '../core/core.ts';
-import { type TestMailbox, appendRaw, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
-import { type TestServer, startTestServer } from '../testkit/server.ts';
+import { type TestMailbox, appendRaw, createTestMailbox, rawMessage } from './mailbox.ts';
+import { type TestServer, startTestServer } from './server.ts';
 import { loadTlsMaterial } from '../tls/certificate.ts';
-import { type ImapDoor, type ImapOptions, startImap } from './server.ts';
+import { type ImapDoor, type ImapOptions, startImap } from '../imap/server.ts';
 
 export interface ImapWorld {
   server: TestServer;

@@ -3,9 +3,9 @@
 import type { Resend } from 'resend';
 import type { Clock } from '../core/clock.ts';
 import { checkDomain } from '../domains/verify.ts';
-import { type TestDns, startTestDns } from '../domains/test-dns.ts';
-import { type TestServer, startTestServer } from '../testkit/server.ts';
-import { blobStore } from './accept.ts';
+import { type TestDns, startTestDns } from './dns-server.ts';
+import { type TestServer, startTestServer } from './server.ts';
+import { blobStore } from '../outbound/accept.ts';
 
 export interface SendingWorld {
   server: TestServer;

@@ -151,4 +151,4 @@ export class RawSmtp {
 }
 
 /** A TCP port free on loopback right now (for a door whose port must be given up front). */
-export { freePort } from '../testkit/server.ts';
+export { freePort } from './server.ts';

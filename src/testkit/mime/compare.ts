@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as M from '../index.ts';
+import * as M from '../../imap/mime/index.ts';
 import { parseValue, type Value } from './imap-value.ts';
 import { digestOf, MAX_INLINE } from './fixture.ts';
 

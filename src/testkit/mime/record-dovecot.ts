@@ -1,6 +1,6 @@
 // Records Dovecot's answers for the corpus into dovecot.json, the known-good outputs the tests
 // compare against (Dovecot is not needed at test time). Run on a machine with dovecot installed:
-//   npx tsx src/imap/mime/testdata/record-dovecot.ts
+//   npx tsx src/testkit/mime/record-dovecot.ts
 // It starts a throw-away Dovecot on a loopback port (passwd-file user, Maildir in a temp folder),
 // APPENDs every message with Python's imaplib, FETCHes ENVELOPE, BODY, BODYSTRUCTURE, every
 // section of every part, BINARY and BINARY.SIZE, and stops Dovecot.

@@ -3,12 +3,12 @@
 // composed message the way the send API does.
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { systemActor } from '../../core/core.ts';
-import type { Core } from '../../core/core.ts';
-import { createDomain, domainForSending, type SendingDomain } from '../../domains/domains.ts';
-import type { TestDns } from '../../domains/test-dns.ts';
-import { checkDomain } from '../../domains/verify.ts';
-import { acceptMessage } from '../accept.ts';
+import { systemActor } from '../core/core.ts';
+import type { Core } from '../core/core.ts';
+import { createDomain, domainForSending, type SendingDomain } from '../domains/domains.ts';
+import type { TestDns } from './dns-server.ts';
+import { checkDomain } from '../domains/verify.ts';
+import { acceptMessage } from '../outbound/accept.ts';
 
 export interface ReceivedMessage {
   /** The smtp-server session id: one per connection. */
@@ -52,7 +52,7 @@ export interface TestMx {
 }
 
 /** A port free on 127.0.0.1, to use on every 127.0.0.x MX of one test file. */
-export { freePort } from '../../testkit/server.ts';
+export { freePort } from './server.ts';
 
 function smtpError(v: { code: number; message: string }): Error {
   return Object.assign(new Error(v.message), { responseCode: v.code });

@@ -1,7 +1,7 @@
 // Which messages and FETCH items are recorded from Dovecot (record-dovecot.ts) and compared in the
 // tests (dovecot.test.ts): the corpus here plus the shared hostile corpus.
-import { HOSTILE_CORPUS } from '../../../mailstore/testdata/hostile.ts';
-import { indexMime, type MimeNode } from '../index.ts';
+import { HOSTILE_CORPUS } from '../hostile-mail.ts';
+import { indexMime, type MimeNode } from '../../imap/mime/index.ts';
 import { CORPUS } from './corpus.ts';
 
 export interface RecordedItem {
