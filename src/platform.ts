@@ -26,6 +26,7 @@ import { type MxDoor, startMx } from './smtp/mx.ts';
 import { type ImapDoor, startImap } from './imap/server.ts';
 import { type Pop3Door, startPop3 } from './pop3/server.ts';
 import { loadTlsMaterial } from './tls/certificate.ts';
+import { checkMode } from './devmode/mode.ts';
 import { registerEmailJobs } from './outbound/emails.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
@@ -66,6 +67,12 @@ export interface StartOptions {
 export async function startPlatform(settings: Settings, opts: StartOptions = {}): Promise<Platform> {
   const log = opts.log ?? createLogger(settings);
   const core = await openCore(settings, log, opts.clock);
+  try {
+    await checkMode(core);
+  } catch (err) {
+    await core.store.close();
+    throw err;
+  }
   let ready = false;
 
   const worker = new Worker(core.jobs, {

@@ -10,11 +10,12 @@
 //   verified record verified) and the schedule tries again. Only a database error fails the job.
 // - Re-check cadence: domains still being verified every UNVERIFIED_EVERY_MS; verified and failed
 //   ones every VERIFIED_EVERY_MS, so a record that is later removed or fixed is noticed.
-import type { Core } from '../core/core.ts';
+import type { Actor, Core } from '../core/core.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
-import { DOMAIN_VERIFY_JOB, type DomainRow, domainUpdated } from './domains.ts';
+import { DOMAIN_VERIFY_JOB, type DomainRow, domainUpdated, requestVerification } from './domains.ts';
 import { type DnsLookups, dnsLookups } from './dns.ts';
+import { developmentLookups } from '../devmode/dns.ts';
 import { type StoredStatus, VERIFY_GRACE_MS, domainStatusOf, judge, mergedRecords, recordStatusOf } from './records.ts';
 
 export const DOMAINS_RECHECK_JOB = 'domains.recheck';
@@ -23,8 +24,23 @@ export const RECHECK_TICK_MS = 5 * MINUTE;
 export const UNVERIFIED_EVERY_MS = 10 * MINUTE;
 export const VERIFIED_EVERY_MS = 24 * 60 * MINUTE;
 
+/** Public DNS; in development mode, the node's own answers (src/devmode/dns.ts). */
+function lookupsFor(core: Core): DnsLookups {
+  return core.settings.mode === 'development' ? developmentLookups(core) : dnsLookups(core.settings);
+}
+
+/**
+ * Starts verification (domains.verify). In development mode the check runs at once, so the domain
+ * is verified when the call returns; otherwise the queued `domain.verify` job does it.
+ */
+export async function startVerification(core: Core, actor: Actor, workspaceId: string, id: string) {
+  const out = await requestVerification(core, actor, workspaceId, id);
+  if (core.settings.mode === 'development') await checkDomain(core, id);
+  return out;
+}
+
 /** Checks one domain's records now; returns the new status, or null when the domain is gone. */
-export async function checkDomain(core: Core, domainId: string, dns: DnsLookups = dnsLookups(core.settings)): Promise<string | null> {
+export async function checkDomain(core: Core, domainId: string, dns: DnsLookups = lookupsFor(core)): Promise<string | null> {
   const row = await core.db.selectFrom('domains').selectAll().where('id', '=', domainId).executeTakeFirst();
   if (!row) return null;
   const hostname = core.settings.hostname;

@@ -27,6 +27,7 @@ import { inboxRoutes } from './routes/inboxes.ts';
 import { inboxThreadRoutes } from './routes/inbox-threads.ts';
 import { inboxDraftRoutes } from './routes/inbox-drafts.ts';
 import { receivingRoutes } from './routes/receiving.ts';
+import { capturedRoutes } from './routes/captured.ts';
 
 export interface HttpOptions {
   /** Asked by /healthz; false once the node is shutting down. */
@@ -125,6 +126,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   inboxThreadRoutes(app, core);
   inboxDraftRoutes(app, core);
   receivingRoutes(app, core);
+  capturedRoutes(app, core);
   return app;
 }
 
