@@ -3,6 +3,7 @@
 // in-flight requests and jobs finish (up to MAILSTACK_SHUTDOWN_TIMEOUT), leases are released.
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Settings } from './config/settings.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import type { Core } from './core/core.ts';
@@ -40,8 +41,11 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-export function createLogger(settings: Settings): Logger {
-  return pino({ level: settings.logLevel, base: { service: 'mailstack' }, timestamp: pino.stdTimeFunctions.isoTime });
+/** JSON lines by default; `pretty` gives readable lines for a person at a terminal. */
+export function createLogger(settings: Settings, format: 'json' | 'pretty' = 'json'): Logger {
+  const opts = { level: settings.logLevel, base: { service: 'mailstack' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (format === 'json') return pino(opts);
+  return pino(opts, pretty({ sync: true, colorize: !!process.stdout.isTTY, ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss', singleLine: true }));
 }
 
 /** Opens the store and vault and migrates: what both the server and CLI commands need. */
