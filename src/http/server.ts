@@ -28,6 +28,8 @@ import { inboxThreadRoutes } from './routes/inbox-threads.ts';
 import { inboxDraftRoutes } from './routes/inbox-drafts.ts';
 import { receivingRoutes } from './routes/receiving.ts';
 import { capturedRoutes } from './routes/captured.ts';
+import { emailMetricsRoutes } from './routes/email-metrics.ts';
+import { notOffered } from './not-offered.ts';
 
 export interface HttpOptions {
   /** Asked by /healthz; false once the node is shutting down. */
@@ -89,7 +91,8 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   });
 
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `No endpoint ${request.method} ${request.url.split('?')[0]}`));
+  // A Resend route this node does not serve says which feature it is (not-offered.ts).
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', notOffered(request) ?? `No endpoint ${request.method} ${request.url.split('?')[0]}`));
   app.decorateRequest('principal', null);
   app.decorateRequest('session', null);
   app.addHook('onRequest', authHook(core));
@@ -127,6 +130,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   inboxDraftRoutes(app, core);
   receivingRoutes(app, core);
   capturedRoutes(app, core);
+  emailMetricsRoutes(app, core);
   return app;
 }
 
