@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Core } from '../core/core.ts';
 import { authHook } from './auth.ts';
 import { errorHandler, sendError } from './errors.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, metricsAuthorized } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
 import { domainRoutes } from './routes/domains.ts';
@@ -108,10 +108,18 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
     await core.db.selectFrom('jobs').select('id').limit(1).execute();
     return { status: 'ok' };
   });
-  app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } as any }, async (_request, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  // /metrics: here unless MAILSTACK_METRICS_ADDRESS gives it a listener of its own (src/metrics/listener.ts);
+  // behind MAILSTACK_METRICS_TOKEN when that is set.
+  if (!core.settings.metricsAddress) {
+    app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } as any }, async (request, reply) => {
+      if (!metricsAuthorized(core, request.headers.authorization)) {
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        return sendError(reply, 401, 'missing_api_key', 'Metrics need `Authorization: Bearer <MAILSTACK_METRICS_TOKEN>`.');
+      }
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
   app.get('/v1/openapi.json', { config: { auth: 'none' }, schema: { hide: true } as any }, async () => app.swagger());
 
   authRoutes(app, core);
