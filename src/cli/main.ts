@@ -7,6 +7,7 @@ import { adminCommands } from './admin.ts';
 import { rotateKeys } from './rotate-keys.ts';
 import { setup } from './setup.ts';
 import { serve } from './serve.ts';
+import { INTERRUPTED_EXIT_CODE, startProgress } from './progress.ts';
 
 const program = new Command('mailstack')
   .description('Mailstack: a self-hostable email platform')
@@ -45,14 +46,26 @@ program
 
 program
   .command('migrate')
-  .description('apply database migrations and exit')
+  .description('apply database migrations and exit (progress on stderr; Ctrl-C stops between two migrations)')
   .action(async () => {
     const s = settings();
     const { openStore } = await import('../db/database.ts');
     const { migrateToLatest } = await import('../db/migrate.ts');
     const store = openStore(s.databaseUrl);
+    const progress = startProgress('migrate', { unit: 'migrations' });
     try {
-      const report = await migrateToLatest(store.db);
+      const report = await migrateToLatest(store.db, {
+        onPending: (names) => progress.setTotal(names.length),
+        onStep: (name) => progress.step(name),
+        signal: progress.signal,
+      });
+      if (report.remaining) {
+        progress.interrupted(`${report.remaining.length} still to apply (${report.remaining[0]} first): run \`mailstack migrate\` again`);
+        printJson({ store: s.store, applied: report.applied, current: report.current, remaining: report.remaining });
+        process.exitCode = INTERRUPTED_EXIT_CODE;
+        return;
+      }
+      progress.finish(report.applied.length ? `${report.applied.length} applied, now at ${report.current}` : `nothing to apply, at ${report.current}`);
       printJson({ store: s.store, applied: report.applied, current: report.current });
     } finally {
       await store.close();

@@ -22,10 +22,13 @@ const MIGRATION_FILES = readdirSync(path.join(HERE, 'migrations'))
 
 // Every table the code's row types name: the keys of `interface Schema` in schema.ts, read from the
 // source so that a table added there without a migration fails this test.
+// `Schema` extends one `<Concern>Schema` interface per file under schema/: their keys are the tables.
 const SCHEMA_TABLES = (() => {
-  const src = readFileSync(path.join(HERE, 'schema.ts'), 'utf8');
-  const body = /export interface Schema \{([^}]*)\}/.exec(src)?.[1] ?? '';
-  return [...body.matchAll(/^\s*(\w+)\s*:/gm)].map((m) => m[1]);
+  const dir = path.join(HERE, 'schema');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/export interface \w+Schema \{([^}]*)\}/g)])
+    .flatMap((m) => [...m[1].matchAll(/^\s*(\w+)\s*:/gm)].map((k) => k[1]));
 })();
 
 /** The names of the tables in this store's own database (on PostgreSQL: its own schema only). */
@@ -106,8 +109,13 @@ describe('migrations', () => {
     const env = { MAILSTACK_DATA_DIR: tdb.dataDir, MAILSTACK_DATABASE_URL: tdb.url, MAILSTACK_LOG_LEVEL: 'silent' };
 
     const first = runCli(['migrate'], env);
-    expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
+    // Off a terminal, progress is one JSON line per migration on stderr, then a last line.
+    const progress = first.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    expect(progress.slice(0, -1).map((p) => p.step)).toEqual(MIGRATION_FILES);
+    expect(progress.slice(0, -1).map((p) => p.done)).toEqual(MIGRATION_FILES.map((_, i) => i + 1));
+    expect(progress.every((p) => p.task === 'migrate' && p.total === MIGRATION_FILES.length)).toBe(true);
+    expect(progress.at(-1)).toMatchObject({ finished: true, done: MIGRATION_FILES.length });
     expect(JSON.parse(first.stdout)).toEqual({ store: testStoreKind(), applied: MIGRATION_FILES, current: MIGRATION_FILES.at(-1) });
 
     // What the command applied is recorded: the next run (here in-process, to keep the test quick)
