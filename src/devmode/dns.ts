@@ -27,7 +27,7 @@ async function recordsAt(core: Core, fqdn: string) {
   const labels = fqdn.split('.');
   const candidates = labels.map((_, i) => labels.slice(i).join('.')).filter((n) => n.includes('.') || n === fqdn);
   const rows = await core.db.selectFrom('domains').selectAll().where('name', 'in', candidates).execute();
-  return rows.flatMap((row) => expectedRecords(row, core.settings.hostname)).filter((r) => norm(r.fqdn) === fqdn);
+  return rows.flatMap((row) => expectedRecords(row, core.settings.hostname, core.settings)).filter((r) => norm(r.fqdn) === fqdn);
 }
 
 /** A resolver in the shape of `dns.promises.resolve(name, rrtype)` (what mailauth takes). */
@@ -46,6 +46,13 @@ export function developmentResolve(core: Core) {
     if (!matching.length) throw noRecord(name, 'ENODATA');
     // De-duplicated: the root SPF advice and the return-path SPF can hold the same text.
     if (type === 'TXT') return [...new Set(matching.map((r) => r.value))].map((v) => [v]);
+    if (type === 'CNAME') return matching.map((r) => r.value);
+    if (type === 'SRV') {
+      return matching.map((r) => {
+        const [weight, port, target] = r.value.split(' ');
+        return { name: target, port: Number(port), priority: r.priority ?? 0, weight: Number(weight) };
+      });
+    }
     return matching.map((r) => ({ exchange: r.value, priority: r.priority ?? 10 }));
   };
 }
@@ -66,5 +73,7 @@ export function developmentLookups(core: Core): DnsLookups {
       return r.kind === 'found' ? { kind: 'found', values: r.values.map((chunks) => chunks.join('')) } : r;
     },
     mx: (name) => lookup<{ exchange: string; priority: number }>(name, 'MX'),
+    srv: (name) => lookup<{ name: string; port: number; priority: number; weight: number }>(name, 'SRV'),
+    cname: (name) => lookup<string>(name, 'CNAME'),
   };
 }

@@ -29,6 +29,7 @@ import { inboxDraftRoutes } from './routes/inbox-drafts.ts';
 import { receivingRoutes } from './routes/receiving.ts';
 import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
+import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { notOffered } from './not-offered.ts';
 
 export interface HttpOptions {
@@ -139,6 +140,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   receivingRoutes(app, core);
   capturedRoutes(app, core);
   emailMetricsRoutes(app, core);
+  autoconfigRoutes(app, core);
   return app;
 }
 
