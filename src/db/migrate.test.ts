@@ -20,15 +20,20 @@ const MIGRATION_FILES = readdirSync(path.join(HERE, 'migrations'))
   .map((f) => f.replace(/\.ts$/, ''))
   .sort();
 
-// Every table the code's row types name: the keys of `interface Schema` in schema.ts, read from the
-// source so that a table added there without a migration fails this test.
-// `Schema` extends one `<Concern>Schema` interface per file under schema/: their keys are the tables.
+// Every table the code's row types name: the keys of each `interface <Concern>Schema` in
+// schema/*.ts, read from the source so that a table added there without a migration fails this
+// test; and every such file must be part of `Schema` in schema.ts.
 const SCHEMA_TABLES = (() => {
-  const dir = path.join(HERE, 'schema');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.ts'))
-    .flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/export interface \w+Schema \{([^}]*)\}/g)])
-    .flatMap((m) => [...m[1].matchAll(/^\s*(\w+)\s*:/gm)].map((k) => k[1]));
+  const index = readFileSync(path.join(HERE, 'schema.ts'), 'utf8');
+  const tables: string[] = [];
+  for (const f of readdirSync(path.join(HERE, 'schema')).filter((f) => f.endsWith('.ts')).sort()) {
+    const src = readFileSync(path.join(HERE, 'schema', f), 'utf8');
+    for (const m of src.matchAll(/export interface (\w+Schema) \{([^}]*)\}/g)) {
+      if (!new RegExp(`\\b${m[1]}\\b`).test(/export interface Schema extends([^{]*)\{/.exec(index)?.[1] ?? '')) throw new Error(`${m[1]} (schema/${f}) is not in Schema`);
+      tables.push(...[...m[2].matchAll(/^\s*(\w+)\s*:/gm)].map((t) => t[1]));
+    }
+  }
+  return tables;
 })();
 
 /** The names of the tables in this store's own database (on PostgreSQL: its own schema only). */
