@@ -31,6 +31,7 @@ import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { notOffered } from './not-offered.ts';
+import { completeOpenApi } from './openapi.ts';
 
 export interface HttpOptions {
   /** Asked by /healthz; false once the node is shutting down. */
@@ -72,7 +73,9 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (ms_…)' } } },
       security: [{ bearer: [] }],
     },
-  });
+    // servers, an operationId and a response schema for every operation (openapi.ts).
+    transformObject: ({ openapiObject }: any) => completeOpenApi(openapiObject, core.settings.publicUrl),
+  } as any);
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   // An empty JSON body (the SDK's DELETE sends one) means no body, not a syntax error.
