@@ -186,7 +186,7 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     maxMessageBytes: int(get, 'MAX_MESSAGE_BYTES', 50 * 1024 * 1024, 1024, 1024 ** 3, 'a size in bytes'),
     maxRecipients: int(get, 'MAX_RECIPIENTS', 50, 1, 10000, 'a whole number'),
     retentionDays: int(get, 'RETENTION_DAYS', 90, 1, 36500, 'a number of days'),
-    apiRateLimit: rateLimit(get, 'API_RATE_LIMIT', '10/1s'),
+    apiRateLimit: rateLimit(get, 'API_RATE_LIMIT', dev ? '0' : '10/1s'),
     mxPort: port(get, 'MX_PORT', 25),
     // About 5 days in all (RFC 5321 §4.5.4.1: give up after 4-5 days).
     retryDelaysMs: durationList(get, 'RETRY_DELAYS', '1m,5m,15m,30m,1h,2h,4h,8h,12h,24h,24h,24h'),
