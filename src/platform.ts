@@ -3,6 +3,7 @@
 // in-flight requests and jobs finish (up to MAILSTACK_SHUTDOWN_TIMEOUT), leases are released.
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Settings } from './config/settings.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import type { Core } from './core/core.ts';
@@ -26,6 +27,9 @@ import { type MxDoor, startMx } from './smtp/mx.ts';
 import { type ImapDoor, startImap } from './imap/server.ts';
 import { type Pop3Door, startPop3 } from './pop3/server.ts';
 import { loadTlsMaterial } from './tls/certificate.ts';
+import { checkMode } from './devmode/mode.ts';
+import { metricsOf } from './metrics/metrics.ts';
+import { type MetricsListener, startMetricsListener } from './metrics/listener.ts';
 import { registerEmailJobs } from './outbound/emails.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
@@ -36,16 +40,22 @@ export interface Platform {
   http: FastifyInstance | null;
   /** The port the HTTP door listens on (useful when configured as an ephemeral port in tests). */
   httpPort: number | null;
+  /** The port of /metrics' own listener (MAILSTACK_METRICS_ADDRESS), or null. */
+  metricsPort: number | null;
   stop(): Promise<void>;
 }
 
-export function createLogger(settings: Settings): Logger {
-  return pino({ level: settings.logLevel, base: { service: 'mailstack' }, timestamp: pino.stdTimeFunctions.isoTime });
+/** JSON lines by default; `pretty` gives readable lines for a person at a terminal. */
+export function createLogger(settings: Settings, format: 'json' | 'pretty' = 'json'): Logger {
+  const opts = { level: settings.logLevel, base: { service: 'mailstack' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (format === 'json') return pino(opts);
+  return pino(opts, pretty({ sync: true, colorize: !!process.stdout.isTTY, ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss', singleLine: true }));
 }
 
 /** Opens the store and vault and migrates: what both the server and CLI commands need. */
 export async function openCore(settings: Settings, log: Logger, clock: Clock = systemClock): Promise<Core> {
-  const store = openStore(settings.databaseUrl);
+  let core: Core | undefined;
+  const store = openStore(settings.databaseUrl, { onQuery: (seconds, ok) => core && metricsOf(core).query(settings.store, seconds, ok) });
   try {
     await migrateToLatest(store.db);
   } catch (err) {
@@ -53,7 +63,8 @@ export async function openCore(settings: Settings, log: Logger, clock: Clock = s
     throw err;
   }
   const vault = loadVault(settings.dataDir, settings.masterKey, settings.masterKeysPrevious);
-  return { settings, store, db: store.db, vault, jobs: new JobQueue(store, clock), clock, log };
+  core = { settings, store, db: store.db, vault, jobs: new JobQueue(store, clock), clock, log };
+  return core;
 }
 
 export interface StartOptions {
@@ -66,6 +77,12 @@ export interface StartOptions {
 export async function startPlatform(settings: Settings, opts: StartOptions = {}): Promise<Platform> {
   const log = opts.log ?? createLogger(settings);
   const core = await openCore(settings, log, opts.clock);
+  try {
+    await checkMode(core);
+  } catch (err) {
+    await core.store.close();
+    throw err;
+  }
   let ready = false;
 
   const worker = new Worker(core.jobs, {
@@ -73,6 +90,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
     pollMs: settings.workerPollMs,
     leaseMs: settings.jobLeaseMs,
     log: log.child({ part: 'worker' }),
+    onJobDone: (job, outcome, seconds) => metricsOf(core).jobDone(job.kind, outcome, seconds),
   });
   worker.handle(SYSTEM_MAIL_JOB, systemMailHandler(core));
   worker.handle(WEBHOOK_DELIVERY_JOB, webhookDeliveryHandler(core));
@@ -148,6 +166,22 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
     throw err;
   }
 
+  // /metrics on its own listener (MAILSTACK_METRICS_ADDRESS), when asked for.
+  let metricsListener: MetricsListener | null = null;
+  if (settings.metricsAddress) {
+    try {
+      metricsListener = await startMetricsListener(core, settings.metricsAddress);
+    } catch (err) {
+      await Promise.all(imap.map((d) => d.close()));
+      await pop3?.close();
+      await mx?.close();
+      await submission?.stop();
+      await http?.close();
+      await core.store.close();
+      throw err;
+    }
+  }
+
   await scheduler.start();
   worker.start();
   ready = true;
@@ -164,6 +198,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
       const closingMx = mx?.close();
       const closingPop3 = pop3?.close();
       const closingImap = Promise.all(imap.map((d) => d.close()));
+      const closingMetrics = metricsListener?.close();
       await worker.stop(settings.shutdownTimeoutMs);
       closeDelivery(core);
       await closing;
@@ -171,9 +206,10 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
       await closingMx;
       await closingPop3;
       await closingImap;
+      await closingMetrics;
       await core.store.close();
       log.info('mailstack stopped');
     })());
 
-  return { core, worker, scheduler, http, httpPort, stop };
+  return { core, worker, scheduler, http, httpPort, metricsPort: metricsListener?.port ?? null, stop };
 }

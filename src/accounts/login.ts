@@ -8,6 +8,7 @@ import { verifyPassword } from './passwords.ts';
 import { createSession } from './sessions.ts';
 import { findUserByEmail, type User } from './users.ts';
 import { userWorkspaces } from './workspaces.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 export interface Client {
   ip: string | null;
@@ -32,6 +33,7 @@ export async function passwordLogin(core: Core, client: Client, rawEmail: string
   const ok = await verifyPassword(user?.password_hash ?? null, password);
   if (!user || !ok || user.disabled_at !== null) {
     await attemptFailed(core, email, client.ip);
+    metricsOf(core).authFailed('http');
     await auditLogin(core, client, user ?? null, email, 'login.failed', { method: 'password' });
     throw badCredentials();
   }

@@ -1,6 +1,7 @@
 // Magic-link sign-in: a single-use token, valid 15 minutes, stored as its SHA-256, mailed to the
 // user. Asking for a link never tells whether the address has an account.
 import type { Core } from '../core/core.ts';
+import type { Db } from '../db/database.ts';
 import { CoreError } from '../core/core.ts';
 import { newId, randomToken, sha256 } from '../core/ids.ts';
 import { queueSystemMail } from '../outbound/system-mail.ts';
@@ -10,19 +11,24 @@ import { findUserByEmail, getUser } from './users.ts';
 
 export const MAGIC_LINK_TTL_MS = 15 * 60_000;
 
+/** A new single-use sign-in link for a user (mailed by sendMagicLink; printed by `mailstack dev`). */
+export async function createSignInLink(core: Core, userId: string, ip: string | null, db: Db = core.db): Promise<string> {
+  const now = core.clock.now();
+  const token = randomToken(44);
+  await db
+    .insertInto('magic_links')
+    .values({ id: newId(now), token_hash: sha256(token), user_id: userId, ip, created_at: now, expires_at: now + MAGIC_LINK_TTL_MS, used_at: null })
+    .execute();
+  return `${core.settings.publicUrl}/login/magic?token=${encodeURIComponent(token)}`;
+}
+
 /** Mails a sign-in link to the user with this email, if there is one. */
 export async function sendMagicLink(core: Core, rawEmail: string, opts: { ip?: string | null; reason?: 'login' | 'invite'; workspaceId?: string } = {}): Promise<void> {
   const email = rawEmail.trim().toLowerCase();
   const user = await findUserByEmail(core.db, email);
   if (!user || user.disabled_at !== null) return;
-  const now = core.clock.now();
-  const token = randomToken(44);
   await core.store.transaction(async (tx) => {
-    await tx
-      .insertInto('magic_links')
-      .values({ id: newId(now), token_hash: sha256(token), user_id: user.id, ip: opts.ip ?? null, created_at: now, expires_at: now + MAGIC_LINK_TTL_MS, used_at: null })
-      .execute();
-    const link = `${core.settings.publicUrl}/login/magic?token=${encodeURIComponent(token)}`;
+    const link = await createSignInLink(core, user.id, opts.ip ?? null, tx);
     const invite = opts.reason === 'invite';
     await queueSystemMail(
       core,

@@ -24,6 +24,7 @@ import type { Mailbox } from '../mailstore/mailboxes.ts';
 import { appPasswordHash, mailboxAccountPasswordsAllowed } from './app-passwords.ts';
 import { attemptFailed, attemptSucceeded, beginAttempt } from './login-throttle.ts';
 import { verifyPassword } from './passwords.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 export type MailboxLoginResult =
   | { ok: true; mailbox: Mailbox; via: 'app_password' | 'account_password'; credentialId: string }
@@ -67,6 +68,7 @@ export async function loginMailbox(core: Core, input: { username: string; passwo
 
   if (!mailbox || !result) {
     await attemptFailed(core, account, ip);
+    metricsOf(core).authFailed(input.door);
     await auditAttempt(core, input.door, ip, username, mailbox, 'mailbox.login.failed', { reason: 'invalid' });
     return { ok: false, reason: 'invalid' };
   }

@@ -24,7 +24,11 @@ export interface BlobStore {
 const ID = /^[0-9a-f]{64}$/;
 
 export class FileBlobStore implements BlobStore {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** Told the size of every new file written (metrics); not of a blob that already existed. */
+    private readonly onWrite?: (bytes: number) => void,
+  ) {}
 
   private file(id: string): string {
     if (!ID.test(id)) throw new Error(`not a blob id: ${id.slice(0, 80)}`);
@@ -46,6 +50,7 @@ export class FileBlobStore implements BlobStore {
       await fh.close();
     }
     await rename(tmp, target);
+    this.onWrite?.(data.length);
     const dh = await open(dir, 'r');
     try {
       await dh.sync();

@@ -2,11 +2,12 @@
 // the server uses, so they work beside a running server on the same data folder or database.
 import { Command } from 'commander';
 import { SettingsError, loadSettings, type Settings } from '../config/settings.ts';
-import { type Platform, startPlatform } from '../platform.ts';
 import { printJson, withCore } from './context.ts';
 import { adminCommands } from './admin.ts';
 import { rotateKeys } from './rotate-keys.ts';
 import { setup } from './setup.ts';
+import { serve } from './serve.ts';
+import { INTERRUPTED_EXIT_CODE, startProgress } from './progress.ts';
 
 const program = new Command('mailstack')
   .description('Mailstack: a self-hostable email platform')
@@ -21,46 +22,15 @@ program
   .command('start')
   .description('start every service on this node')
   .action(async () => {
-    const s = settings();
-    let platform: Platform;
-    try {
-      platform = await startPlatform(s);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException & { port?: number };
-      if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
-        // Name the setting whose port could not be had, so the fix is obvious.
-        const doors: [string, number][] = [
-          ['MAILSTACK_HTTP_PORT', s.httpPort],
-          ['MAILSTACK_SMTP_PORT', s.smtpPort],
-          ['MAILSTACK_SUBMISSION_PORT', s.submissionPort],
-          ['MAILSTACK_SUBMISSIONS_PORT', s.submissionsPort],
-          ['MAILSTACK_IMAP_PORT', s.imapPort],
-          ['MAILSTACK_IMAPS_PORT', s.imapsPort],
-          ['MAILSTACK_POP3_PORT', s.pop3Port],
-          ['MAILSTACK_POP3S_PORT', s.pop3sPort],
-        ];
-        const [name, port] = doors.find(([, p]) => p === e.port) ?? ['the port setting', e.port ?? 0];
-        const why = e.code === 'EADDRINUSE' ? 'already in use' : 'permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE';
-        throw new Error(`cannot listen on ${s.listenAddress}:${port} for ${name} (${why}); set ${name} to another port, or 0 to turn that door off`);
-      }
-      throw err;
-    }
-    // The doors keep the process alive, but a node with every door disabled (a worker-only node)
-    // must stay up too: its timers are unref'd.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    const shutdown = (signal: string) => {
-      clearInterval(keepAlive);
-      platform.core.log.info({ signal }, 'shutting down');
-      platform.stop().then(
-        () => process.exit(0),
-        (err) => {
-          platform.core.log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    await serve(settings());
+  });
+
+program
+  .command('dev')
+  .description('start a development node: a ready workspace, mail captured instead of sent, domains verified without DNS')
+  .action(async () => {
+    const s = loadSettings(process.env, process.cwd(), { MAILSTACK_MODE: 'development' });
+    await serve(s);
   });
 
 program
@@ -76,14 +46,26 @@ program
 
 program
   .command('migrate')
-  .description('apply database migrations and exit')
+  .description('apply database migrations and exit (progress on stderr; Ctrl-C stops between two migrations)')
   .action(async () => {
     const s = settings();
     const { openStore } = await import('../db/database.ts');
     const { migrateToLatest } = await import('../db/migrate.ts');
     const store = openStore(s.databaseUrl);
+    const progress = startProgress('migrate', { unit: 'migrations' });
     try {
-      const report = await migrateToLatest(store.db);
+      const report = await migrateToLatest(store.db, {
+        onPending: (names) => progress.setTotal(names.length),
+        onStep: (name) => progress.step(name),
+        signal: progress.signal,
+      });
+      if (report.remaining) {
+        progress.interrupted(`${report.remaining.length} still to apply (${report.remaining[0]} first): run \`mailstack migrate\` again`);
+        printJson({ store: s.store, applied: report.applied, current: report.current, remaining: report.remaining });
+        process.exitCode = INTERRUPTED_EXIT_CODE;
+        return;
+      }
+      progress.finish(report.applied.length ? `${report.applied.length} applied, now at ${report.current}` : `nothing to apply, at ${report.current}`);
       printJson({ store: s.store, applied: report.applied, current: report.current });
     } finally {
       await store.close();

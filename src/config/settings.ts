@@ -21,6 +21,19 @@ function shown(raw: string): string {
 }
 
 export interface Settings {
+  /**
+   * `development` (MAILSTACK_MODE, or `mailstack dev`): domains verify without DNS, outbound mail is
+   * captured instead of sent, and loopback-friendly defaults (src/devmode/). `production` otherwise.
+   */
+  mode: 'production' | 'development';
+  /** NODE_ENV as given (only to notice a development setup that forgot MAILSTACK_MODE). */
+  nodeEnv: string | null;
+  /** `pretty` (a banner and readable lines), `json` (one object a line), or `auto`: pretty on a TTY. */
+  logFormat: 'pretty' | 'json' | 'auto';
+  /** Bearer token /metrics demands (MAILSTACK_METRICS_TOKEN); null: open, unless on its own address. */
+  metricsToken: string | null;
+  /** Serve /metrics on its own listener (MAILSTACK_METRICS_ADDRESS, host:port) instead of the HTTP door. */
+  metricsAddress: { host: string; port: number } | null;
   dataDir: string;
   databaseUrl: string;
   /** `sqlite` unless the database URL is postgres:// or postgresql:// */
@@ -100,21 +113,25 @@ type Source = Record<string, string | undefined>;
 const PREFIX = 'MAILSTACK_';
 
 /** Builds settings from an environment (process.env by default). Throws SettingsError. */
-export function loadSettings(env: Source = process.env, cwd = process.cwd()): Settings {
-  const src = withConfigFile(env, cwd);
+export function loadSettings(env: Source = process.env, cwd = process.cwd(), overrides: Source = {}): Settings {
+  const src = { ...withConfigFile(env, cwd), ...stripUndefined(overrides) };
   const get = (name: string): string | undefined => {
     const v = src[PREFIX + name];
     return v === undefined || v === '' ? undefined : v;
   };
 
-  const dataDir = path.resolve(cwd, get('DATA_DIR') ?? 'data');
+  const mode = oneOf(get, 'MODE', 'production', ['production', 'development'] as const);
+  const dev = mode === 'development';
+  // Development keeps its data apart (a production node refuses a development store, see
+  // src/devmode/) and listens on loopback with ports that need no root.
+  const dataDir = path.resolve(cwd, get('DATA_DIR') ?? (dev ? 'data-dev' : 'data'));
   const databaseUrl = get('DATABASE_URL') ?? `sqlite:${path.join(dataDir, 'mailstack.db')}`;
   const store = parseStore(databaseUrl);
   // Unset, the machine's name is used when it is a valid DNS name (else localhost, so a quick start
   // never fails on it); set, it must be valid.
-  const hostname = get('HOSTNAME') !== undefined ? parseHostname(get('HOSTNAME')!) : defaultHostname();
+  const hostname = get('HOSTNAME') !== undefined ? parseHostname(get('HOSTNAME')!) : dev ? 'localhost' : defaultHostname();
   const httpPort = port(get, 'HTTP_PORT', 8080);
-  const listenAddress = get('LISTEN_ADDRESS') ?? '0.0.0.0';
+  const listenAddress = get('LISTEN_ADDRESS') ?? (dev ? '127.0.0.1' : '0.0.0.0');
   const publicUrl = parsePublicUrl(get('PUBLIC_URL') ?? `http://${hostname}:${httpPort}`);
 
   const tlsCert = get('TLS_CERT') ?? null;
@@ -126,6 +143,11 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd()): Se
   }
 
   return {
+    mode,
+    nodeEnv: src.NODE_ENV || null,
+    logFormat: oneOf(get, 'LOG_FORMAT', 'auto', ['pretty', 'json', 'auto'] as const),
+    metricsToken: parseMetricsToken(get('METRICS_TOKEN')),
+    metricsAddress: parseListenAddress(get('METRICS_ADDRESS'), 'METRICS_ADDRESS'),
     dataDir,
     databaseUrl,
     store,
@@ -134,13 +156,13 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd()): Se
     publicUrl,
     trustProxy: bool(get, 'TRUST_PROXY', false),
     httpPort,
-    smtpPort: port(get, 'SMTP_PORT', 25),
-    submissionPort: port(get, 'SUBMISSION_PORT', 587),
-    submissionsPort: port(get, 'SUBMISSIONS_PORT', 465),
-    imapPort: port(get, 'IMAP_PORT', 143),
-    imapsPort: port(get, 'IMAPS_PORT', 993),
-    pop3Port: port(get, 'POP3_PORT', 110),
-    pop3sPort: port(get, 'POP3S_PORT', 995),
+    smtpPort: port(get, 'SMTP_PORT', dev ? 2525 : 25),
+    submissionPort: port(get, 'SUBMISSION_PORT', dev ? 2587 : 587),
+    submissionsPort: port(get, 'SUBMISSIONS_PORT', dev ? 2465 : 465),
+    imapPort: port(get, 'IMAP_PORT', dev ? 2143 : 143),
+    imapsPort: port(get, 'IMAPS_PORT', dev ? 2993 : 993),
+    pop3Port: port(get, 'POP3_PORT', dev ? 2110 : 110),
+    pop3sPort: port(get, 'POP3S_PORT', dev ? 2995 : 995),
     dnsServers: parseDnsServers(get('DNS_SERVERS')),
     smarthost: parseSmarthost(get('SMARTHOST')),
     tlsCert,
@@ -159,12 +181,12 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd()): Se
     jobLeaseMs: duration(get, 'JOB_LEASE', '60s'),
     shutdownTimeoutMs: duration(get, 'SHUTDOWN_TIMEOUT', '30s'),
     sessionTtlMs: duration(get, 'SESSION_TTL', '30d'),
-    webhookAllowPrivate: bool(get, 'WEBHOOK_ALLOW_PRIVATE', false),
+    webhookAllowPrivate: bool(get, 'WEBHOOK_ALLOW_PRIVATE', dev),
     webhookRetryDelaysMs: durationList(get, 'WEBHOOK_RETRY_DELAYS', '5s,5m,30m,2h,5h,10h,14h'),
     maxMessageBytes: int(get, 'MAX_MESSAGE_BYTES', 50 * 1024 * 1024, 1024, 1024 ** 3, 'a size in bytes'),
     maxRecipients: int(get, 'MAX_RECIPIENTS', 50, 1, 10000, 'a whole number'),
     retentionDays: int(get, 'RETENTION_DAYS', 90, 1, 36500, 'a number of days'),
-    apiRateLimit: rateLimit(get, 'API_RATE_LIMIT', '10/1s'),
+    apiRateLimit: rateLimit(get, 'API_RATE_LIMIT', dev ? '0' : '10/1s'),
     mxPort: port(get, 'MX_PORT', 25),
     // About 5 days in all (RFC 5321 §4.5.4.1: give up after 4-5 days).
     retryDelaysMs: durationList(get, 'RETRY_DELAYS', '1m,5m,15m,30m,1h,2h,4h,8h,12h,24h,24h,24h'),
@@ -353,6 +375,26 @@ function parseSmarthost(raw: string | undefined): SmarthostSettings | null {
 
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+function parseMetricsToken(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  // A bearer token (RFC 6750 §2.1 b64token), long enough not to be guessed.
+  if (!/^[A-Za-z0-9\-._~+/]{16,512}=*$/.test(raw)) {
+    throw new SettingsError(`${PREFIX}METRICS_TOKEN must be at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (openssl rand -hex 32)`);
+  }
+  return raw;
+}
+
+/** `host:port`, `[v6]:port` or `:port` (all addresses); port 1-65535. */
+function parseListenAddress(raw: string | undefined, name: string): { host: string; port: number } | null {
+  if (raw === undefined) return null;
+  const m = /^\[([0-9a-f:.]+)\]:(\d{1,5})$/i.exec(raw.trim()) ?? /^([^:\s]*):(\d{1,5})$/.exec(raw.trim());
+  const p = m ? Number(m[2]) : 0;
+  if (!m || p < 1 || p > 65535) {
+    throw new SettingsError(`${PREFIX}${name} must be host:port such as 127.0.0.1:9464 (or :9464 for every address), got ${shown(raw)}`);
+  }
+  return { host: m[1] === '' ? '0.0.0.0' : m[1], port: p };
 }
 
 function parseMasterKey(raw: string | undefined, name: string): Buffer | null {

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { sqlitePath } from '../config/settings.ts';
 import type { Schema } from './schema.ts';
@@ -26,11 +26,18 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export function openStore(databaseUrl: string): Store {
-  return /^postgres(ql)?:/i.test(databaseUrl) ? openPostgres(databaseUrl) : openSqlite(sqlitePath(databaseUrl));
+export interface StoreOptions {
+  /** Told every query's duration in seconds and whether it succeeded (metrics). */
+  onQuery?: (seconds: number, ok: boolean) => void;
 }
 
-function openSqlite(file: string): Store {
+export function openStore(databaseUrl: string, opts: StoreOptions = {}): Store {
+  // Kysely's log hook times each query where it runs, on both dialects.
+  const log = opts.onQuery ? (e: LogEvent) => opts.onQuery!(e.queryDurationMillis / 1000, e.level === 'query') : undefined;
+  return /^postgres(ql)?:/i.test(databaseUrl) ? openPostgres(databaseUrl, log) : openSqlite(sqlitePath(databaseUrl), log);
+}
+
+function openSqlite(file: string, log?: (e: LogEvent) => void): Store {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
   const conn = new BetterSqlite3(file);
   conn.pragma('journal_mode = WAL');
@@ -52,7 +59,7 @@ function openSqlite(file: string): Store {
       return stmt;
     },
   };
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database }), log });
   return {
     db,
     dialect: 'sqlite',
@@ -74,11 +81,11 @@ function openSqlite(file: string): Store {
   };
 }
 
-function openPostgres(url: string): Store {
+function openPostgres(url: string, log?: (e: LogEvent) => void): Store {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   // An idle client's error (the server restarting, say) must not crash the process.
   pool.on('error', () => {});
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), log });
   return {
     db,
     dialect: 'postgres',

@@ -114,8 +114,13 @@ describe('migrations', () => {
     const env = { MAILSTACK_DATA_DIR: tdb.dataDir, MAILSTACK_DATABASE_URL: tdb.url, MAILSTACK_LOG_LEVEL: 'silent' };
 
     const first = runCli(['migrate'], env);
-    expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
+    // Off a terminal, progress is one JSON line per migration on stderr, then a last line.
+    const progress = first.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    expect(progress.slice(0, -1).map((p) => p.step)).toEqual(MIGRATION_FILES);
+    expect(progress.slice(0, -1).map((p) => p.done)).toEqual(MIGRATION_FILES.map((_, i) => i + 1));
+    expect(progress.every((p) => p.task === 'migrate' && p.total === MIGRATION_FILES.length)).toBe(true);
+    expect(progress.at(-1)).toMatchObject({ finished: true, done: MIGRATION_FILES.length });
     expect(JSON.parse(first.stdout)).toEqual({ store: testStoreKind(), applied: MIGRATION_FILES, current: MIGRATION_FILES.at(-1) });
 
     // What the command applied is recorded: the next run (here in-process, to keep the test quick)

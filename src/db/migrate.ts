@@ -12,6 +12,7 @@ import * as m0007 from './migrations/0007_mailstore.ts';
 import * as m0008 from './migrations/0008_mailstore_counters.ts';
 import * as m0009 from './migrations/0009_inbound_routing.ts';
 import * as m0010 from './migrations/0010_imap_cache.ts';
+import * as m0080 from './migrations/0080_development.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_mailstore_counters': m0008,
   '0009_inbound_routing': m0009,
   '0010_imap_cache': m0010,
+  '0080_development': m0080,
 };
 
 export interface MigrationReport {
@@ -31,7 +33,21 @@ export interface MigrationReport {
   current: string | null;
 }
 
-export async function migrateToLatest(db: Db): Promise<MigrationReport> {
+export interface MigrateOptions {
+  /** Told when migrations are known to be pending, before the first runs. */
+  onPending?: (names: string[]) => void;
+  /** Told after each migration is applied (each commits on its own). */
+  onStep?: (name: string) => void;
+  /** Once aborted, no further migration starts (the one running finishes): `interrupted` is set. */
+  signal?: AbortSignal;
+}
+
+export interface MigrationRun extends MigrationReport {
+  /** Migrations still pending because the signal stopped the run (absent when none). */
+  remaining?: string[];
+}
+
+export async function migrateToLatest(db: Db, opts: MigrateOptions = {}): Promise<MigrationRun> {
   // On PostgreSQL, name the schema of Kysely's bookkeeping tables: left unnamed, Kysely looks for
   // `kysely_migration_lock` in every schema of the database, finds another schema's (a second
   // install, or a parallel test run, in the same database) and then fails because ours was never made.
@@ -40,15 +56,30 @@ export async function migrateToLatest(db: Db): Promise<MigrationReport> {
       ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
       : undefined;
   const migrator = new Migrator({ db, migrationTableSchema, provider: { getMigrations: async () => MIGRATIONS } });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new Error(`migration ${failed ?? '(unknown)'} failed: ${(error as Error).message ?? error}`);
+  const applied: string[] = [];
+  // One migration at a time, so progress can be shown and a stop falls between two of them.
+  const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+  opts.onPending?.(pending);
+  let remaining: string[] = [];
+  for (let i = 0; i < pending.length; i++) {
+    if (opts.signal?.aborted) {
+      remaining = pending.slice(i);
+      break;
+    }
+    const { error, results } = await migrator.migrateUp();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+      throw new Error(`migration ${failed ?? '(unknown)'} failed: ${(error as Error).message ?? error}`);
+    }
+    for (const r of results ?? []) {
+      if (r.status !== 'Success') continue;
+      applied.push(r.migrationName);
+      opts.onStep?.(r.migrationName);
+    }
+    // Another process applied the rest meanwhile: nothing left for us.
+    if (!results?.length) break;
   }
   const all = await migrator.getMigrations();
   const done = all.filter((m) => m.executedAt);
-  return {
-    applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName),
-    current: done.at(-1)?.name ?? null,
-  };
+  return { applied, current: done.at(-1)?.name ?? null, ...(remaining.length ? { remaining } : {}) };
 }

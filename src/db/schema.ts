@@ -10,6 +10,7 @@ import type { EventsSchema } from './schema/events.ts';
 import type { OutboundSchema } from './schema/outbound.ts';
 import type { RequestsSchema } from './schema/requests.ts';
 import type { MailstoreSchema } from './schema/mailstore.ts';
+import type { DevelopmentSchema } from './schema/development.ts';
 
 export type * from './schema/accounts.ts';
 export type * from './schema/domains.ts';
@@ -20,5 +21,6 @@ export type * from './schema/events.ts';
 export type * from './schema/outbound.ts';
 export type * from './schema/requests.ts';
 export type * from './schema/mailstore.ts';
+export type * from './schema/development.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema {}
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema {}

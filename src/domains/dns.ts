@@ -10,6 +10,8 @@ const ABSENT = new Set(['ENODATA', 'ENOTFOUND', 'NXDOMAIN']);
 export interface DnsLookups {
   txt(name: string): Promise<Lookup<string>>;
   mx(name: string): Promise<Lookup<{ exchange: string; priority: number }>>;
+  srv?(name: string): Promise<Lookup<{ name: string; port: number; priority: number; weight: number }>>;
+  cname?(name: string): Promise<Lookup<string>>;
 }
 
 /** A resolver on the configured servers (host:port; IPv6 hosts bracketed as node expects). */
@@ -38,5 +40,7 @@ export function dnsLookups(settings: Pick<Settings, 'dnsServers'>): DnsLookups {
     // §3.3) and DKIM (RFC 6376 §3.6.2.2) join them with nothing between.
     txt: (name) => lookup(async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''))),
     mx: (name) => lookup(() => resolver.resolveMx(name)),
+    srv: (name) => lookup(() => resolver.resolveSrv(name)),
+    cname: (name) => lookup(() => resolver.resolveCname(name)),
   };
 }

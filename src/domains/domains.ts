@@ -121,7 +121,7 @@ export function domainJson(core: Core, row: DomainRow) {
     dkim: { selector: row.dkim_selector, algorithm: row.dkim_algorithm },
     last_checked_at: iso(row.last_checked_at),
     verified_at: iso(row.verified_at),
-    records: mergedRecords(row, core.settings.hostname).map(recordJson),
+    records: mergedRecords(row, core.settings.hostname, core.settings).map(recordJson),
   };
 }
 

@@ -5,12 +5,13 @@
 // row keeps only the last checked status of each (purpose, name, value). A record whose expected
 // value changed (a new hostname, a new key) therefore shows as unchecked until the next check,
 // never as verified for a value nobody looked up.
+import type { Settings } from '../config/settings.ts';
 import type { DomainsTable } from '../db/schema.ts';
 import { type DkimAlgorithm, dkimRecordValue } from './dkim-keys.ts';
 
 export type RecordStatus = 'not_started' | 'pending' | 'verified' | 'failed' | 'temporary_failure';
 export type DomainStatus = 'not_started' | 'pending' | 'verified' | 'partially_verified' | 'partially_failed' | 'failed';
-export type Purpose = 'dkim' | 'return_path_mx' | 'return_path_spf' | 'root_spf' | 'dmarc' | 'receiving_mx';
+export type Purpose = 'dkim' | 'return_path_mx' | 'return_path_spf' | 'root_spf' | 'dmarc' | 'receiving_mx' | 'client_srv' | 'autoconfig_cname';
 
 export interface Capabilities {
   sending: 'enabled' | 'disabled';
@@ -25,7 +26,8 @@ export interface ExpectedRecord {
   name: string;
   /** The fully qualified name looked up. */
   fqdn: string;
-  type: 'TXT' | 'MX';
+  type: 'TXT' | 'MX' | 'SRV' | 'CNAME';
+  /** SRV: `weight port target` (RFC 2782), with `priority` beside it. */
   value: string;
   priority?: number;
   /** Counts toward the domain's status; advice records (root SPF, DMARC) do not. */
@@ -57,7 +59,36 @@ export function spfValue(hostname: string): string {
   return `v=spf1 a:${hostname} ~all`;
 }
 
-export function expectedRecords(row: DomainsTable, hostname: string): ExpectedRecord[] {
+/** The client doors whose SRV records a receiving domain lists (0: the door is off, no record). */
+export type ClientPorts = Pick<Settings, 'imapPort' | 'imapsPort' | 'pop3Port' | 'pop3sPort' | 'submissionPort' | 'submissionsPort'>;
+export const STANDARD_CLIENT_PORTS: ClientPorts = { imapPort: 143, imapsPort: 993, pop3Port: 110, pop3sPort: 995, submissionPort: 587, submissionsPort: 465 };
+
+/**
+ * RFC 6186 SRV records (RFC 8314 §5.1 for the implicit-TLS ones) and Thunderbird's autoconfig
+ * host, so mail clients find the servers of an address at a receiving domain. Advice, not required.
+ */
+function clientRecords(d: string, hostname: string, ports: ClientPorts): ExpectedRecord[] {
+  const srv: [string, number, number][] = [
+    ['_imaps._tcp', ports.imapsPort, 0],
+    ['_submissions._tcp', ports.submissionsPort, 0],
+    ['_imap._tcp', ports.imapPort, 10],
+    ['_submission._tcp', ports.submissionPort, 10],
+    ['_pop3s._tcp', ports.pop3sPort, 20],
+    ['_pop3._tcp', ports.pop3Port, 30],
+  ];
+  const note = 'Optional (RFC 6186, RFC 8314): lets mail clients find this server for addresses at the domain.';
+  return [
+    ...srv.filter(([, port]) => port !== 0).map(([name, port, priority]): ExpectedRecord => ({
+      purpose: 'client_srv', record: 'Receiving', name, fqdn: `${name}.${d}`, type: 'SRV', value: `1 ${port} ${hostname}`, priority, required: false, capability: 'receiving', note,
+    })),
+    {
+      purpose: 'autoconfig_cname', record: 'Receiving', name: 'autoconfig', fqdn: `autoconfig.${d}`, type: 'CNAME', value: hostname, required: false, capability: 'receiving',
+      note: `Optional: Thunderbird-style clients fetch https://autoconfig.${d}/mail/config-v1.1.xml, which this server answers (it needs a certificate for that name on whatever serves HTTPS for it).`,
+    },
+  ];
+}
+
+export function expectedRecords(row: DomainsTable, hostname: string, ports: ClientPorts = STANDARD_CLIENT_PORTS): ExpectedRecord[] {
   const caps = capabilitiesOf(row);
   const sending = caps.sending === 'enabled';
   const d = row.name;
@@ -87,14 +118,15 @@ export function expectedRecords(row: DomainsTable, hostname: string): ExpectedRe
   if (caps.receiving === 'enabled') {
     out.push({ purpose: 'receiving_mx', record: 'Receiving', name: '@', fqdn: d, type: 'MX', value: hostname, priority: 10, required: true, capability: 'receiving' });
   }
+  if (caps.receiving === 'enabled') out.push(...clientRecords(d, hostname, ports));
   return out;
 }
 
 /** Expected records with their last checked status (unchecked: pending once verification started). */
-export function mergedRecords(row: DomainsTable, hostname: string): MergedRecord[] {
+export function mergedRecords(row: DomainsTable, hostname: string, ports: ClientPorts = STANDARD_CLIENT_PORTS): MergedRecord[] {
   const stored = JSON.parse(row.records) as StoredStatus[];
   const unchecked: RecordStatus = row.verification_started_at === null ? 'not_started' : 'pending';
-  return expectedRecords(row, hostname).map((r) => {
+  return expectedRecords(row, hostname, ports).map((r) => {
     const s = stored.find((x) => x.purpose === r.purpose && x.name === r.name && x.value === r.value);
     return { ...r, status: s?.status ?? unchecked };
   });
@@ -179,12 +211,22 @@ function judgeMx(hostname: string, mx: { exchange: string; priority: number }[])
   return mx.some((m) => sameHost(m.exchange, hostname)) ? 'verified' : 'wrong';
 }
 
+export type SrvAnswer = { name: string; port: number; priority: number; weight: number };
+
 export function judge(
   expected: ExpectedRecord,
   hostname: string,
   txt: Lookup<string> | null,
   mx: Lookup<{ exchange: string; priority: number }> | null,
+  other: Lookup<SrvAnswer> | Lookup<string> | null = null,
 ): Verdict {
+  if (expected.type === 'SRV' || expected.type === 'CNAME') {
+    if (!other || other.kind === 'absent') return 'absent';
+    if (other.kind === 'error') return 'temporary';
+    if (expected.type === 'CNAME') return (other.values as string[]).some((v) => sameHost(v, hostname)) ? 'verified' : 'wrong';
+    const port = Number(expected.value.split(' ')[1]);
+    return (other.values as SrvAnswer[]).some((v) => sameHost(v.name, hostname) && v.port === port) ? 'verified' : 'wrong';
+  }
   const answer = expected.type === 'MX' ? mx! : txt!;
   if (answer.kind === 'absent') return 'absent';
   if (answer.kind === 'error') return 'temporary';

@@ -10,12 +10,13 @@
 //   verified record verified) and the schedule tries again. Only a database error fails the job.
 // - Re-check cadence: domains still being verified every UNVERIFIED_EVERY_MS; verified and failed
 //   ones every VERIFIED_EVERY_MS, so a record that is later removed or fixed is noticed.
-import type { Core } from '../core/core.ts';
+import type { Actor, Core } from '../core/core.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
-import { DOMAIN_VERIFY_JOB, type DomainRow, domainUpdated } from './domains.ts';
+import { DOMAIN_VERIFY_JOB, type DomainRow, domainUpdated, requestVerification } from './domains.ts';
 import { type DnsLookups, dnsLookups } from './dns.ts';
-import { type StoredStatus, VERIFY_GRACE_MS, domainStatusOf, judge, mergedRecords, recordStatusOf } from './records.ts';
+import { developmentLookups } from '../devmode/dns.ts';
+import { type Lookup, type StoredStatus, VERIFY_GRACE_MS, domainStatusOf, judge, mergedRecords, recordStatusOf } from './records.ts';
 
 export const DOMAINS_RECHECK_JOB = 'domains.recheck';
 const MINUTE = 60_000;
@@ -23,28 +24,53 @@ export const RECHECK_TICK_MS = 5 * MINUTE;
 export const UNVERIFIED_EVERY_MS = 10 * MINUTE;
 export const VERIFIED_EVERY_MS = 24 * 60 * MINUTE;
 
+/** Public DNS; in development mode, the node's own answers (src/devmode/dns.ts). */
+function lookupsFor(core: Core): DnsLookups {
+  return core.settings.mode === 'development' ? developmentLookups(core) : dnsLookups(core.settings);
+}
+
+/**
+ * Starts verification (domains.verify). In development mode the check runs at once, so the domain
+ * is verified when the call returns; otherwise the queued `domain.verify` job does it.
+ */
+export async function startVerification(core: Core, actor: Actor, workspaceId: string, id: string) {
+  const out = await requestVerification(core, actor, workspaceId, id);
+  if (core.settings.mode === 'development') await checkDomain(core, id);
+  return out;
+}
+
 /** Checks one domain's records now; returns the new status, or null when the domain is gone. */
-export async function checkDomain(core: Core, domainId: string, dns: DnsLookups = dnsLookups(core.settings)): Promise<string | null> {
+export async function checkDomain(core: Core, domainId: string, dns: DnsLookups = lookupsFor(core)): Promise<string | null> {
   const row = await core.db.selectFrom('domains').selectAll().where('id', '=', domainId).executeTakeFirst();
   if (!row) return null;
   const hostname = core.settings.hostname;
-  const records = mergedRecords(row, hostname);
+  const records = mergedRecords(row, hostname, core.settings);
 
   // One look-up per (type, name), shared by the records that live there.
   const txt = new Map<string, ReturnType<DnsLookups['txt']>>();
   const mx = new Map<string, ReturnType<DnsLookups['mx']>>();
+  const other = new Map<string, Promise<Lookup<any>>>();
   for (const r of records) {
     if (r.type === 'TXT' && !txt.has(r.fqdn)) txt.set(r.fqdn, dns.txt(r.fqdn));
     if (r.type === 'MX' && !mx.has(r.fqdn)) mx.set(r.fqdn, dns.mx(r.fqdn));
+    // SRV and CNAME (mail-client advice) when the look-ups can do them.
+    const extra = r.type === 'SRV' ? dns.srv : r.type === 'CNAME' ? dns.cname : undefined;
+    if (extra && !other.has(`${r.type} ${r.fqdn}`)) other.set(`${r.type} ${r.fqdn}`, extra(r.fqdn));
   }
-  const verdicts = await Promise.all(
-    records.map(async (r) => ({
-      purpose: r.purpose,
-      name: r.name,
-      value: r.value,
-      verdict: judge(r, hostname, r.type === 'TXT' ? await txt.get(r.fqdn)! : null, r.type === 'MX' ? await mx.get(r.fqdn)! : null),
-    })),
-  );
+  const verdicts = (
+    await Promise.all(
+      records.map(async (r) => {
+        const extra = other.get(`${r.type} ${r.fqdn}`);
+        if ((r.type === 'SRV' || r.type === 'CNAME') && !extra) return null;
+        return {
+          purpose: r.purpose,
+          name: r.name,
+          value: r.value,
+          verdict: judge(r, hostname, r.type === 'TXT' ? await txt.get(r.fqdn)! : null, r.type === 'MX' ? await mx.get(r.fqdn)! : null, extra ? await extra : null),
+        };
+      }),
+    )
+  ).filter((v) => v !== null);
 
   return core.store.transaction(async (tx) => {
     const current = await tx.selectFrom('domains').selectAll().where('id', '=', domainId).executeTakeFirst();
@@ -53,13 +79,13 @@ export async function checkDomain(core: Core, domainId: string, dns: DnsLookups 
     // A check that nobody asked for (verification never started) still records what it saw.
     const startedAt = current.verification_started_at ?? now;
     const graceOver = now - startedAt > VERIFY_GRACE_MS;
-    const before = mergedRecords(current, hostname);
+    const before = mergedRecords(current, hostname, core.settings);
     const stored: StoredStatus[] = before.map((r) => {
       const v = verdicts.find((x) => x.purpose === r.purpose && x.name === r.name && x.value === r.value);
       return { purpose: r.purpose, name: r.name, value: r.value, status: v ? recordStatusOf(v.verdict, r.status, graceOver) : r.status };
     });
     const next: DomainRow = { ...current, records: JSON.stringify(stored), verification_started_at: startedAt, last_checked_at: now };
-    next.status = domainStatusOf(mergedRecords(next, hostname), current.verified_at !== null);
+    next.status = domainStatusOf(mergedRecords(next, hostname, core.settings), current.verified_at !== null);
     if (next.status === 'verified' && current.status !== 'verified') next.verified_at = now;
     await tx
       .updateTable('domains')

@@ -28,6 +28,7 @@ import type { JobHandler } from '../jobs/worker.ts';
 import { type ResolvedTarget, resolveTarget } from './address.ts';
 import { signedHeaders } from './signature.ts';
 import { type DeliveryJob, autoDisable, enqueueDelivery } from './webhooks.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 export const DELIVERY_TIMEOUT_MS = 15_000;
 /** An endpoint whose every attempt has failed for this long is disabled. */
@@ -88,6 +89,7 @@ async function deliverOnce(core: Core, job: DeliveryJob, signal: AbortSignal): P
 async function recordAttempt(core: Core, job: DeliveryJob, sentAt: number, result: AttemptResult): Promise<void> {
   const delays = core.settings.webhookRetryDelaysMs;
   const ok = result.status !== null && result.status >= 200 && result.status < 300;
+  metricsOf(core).webhookAttempt(ok);
   const retry = !ok && job.attempt <= delays.length;
   await core.store.transaction(async (tx) => {
     const now = core.clock.now();

@@ -1,11 +1,13 @@
-// Prometheus metrics: HTTP requests by route and status, request latency, job queue depth.
-// One registry per server so several servers in one test process do not collide.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// The HTTP door's metrics (requests by route and status, latency), on the node's registry
+// (src/metrics/metrics.ts), and the guard of /metrics: MAILSTACK_METRICS_TOKEN as a bearer token.
+import { Counter, Histogram } from 'prom-client';
 import type { Core } from '../core/core.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
-export function createMetrics(core: Core) {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'mailstack_' });
+const byCore = new WeakMap<Core, ReturnType<typeof create>>();
+
+function create(core: Core) {
+  const registry = metricsOf(core).registry;
   const requests = new Counter({
     name: 'mailstack_http_requests_total',
     help: 'HTTP requests by route, method and status code',
@@ -19,16 +21,6 @@ export function createMetrics(core: Core) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  new Gauge({
-    name: 'mailstack_jobs',
-    help: 'Jobs in the durable queue by status (queued, running, dead)',
-    labelNames: ['status'] as const,
-    registers: [registry],
-    async collect() {
-      const depth = await core.jobs.depth();
-      for (const [status, n] of Object.entries(depth)) this.set({ status }, n);
-    },
-  });
   return {
     registry,
     observe(route: string, method: string, status: number, seconds: number) {
@@ -37,3 +29,11 @@ export function createMetrics(core: Core) {
     },
   };
 }
+
+export function createMetrics(core: Core) {
+  let m = byCore.get(core);
+  if (!m) byCore.set(core, (m = create(core)));
+  return m;
+}
+
+export { metricsAuthorized } from '../metrics/metrics.ts';

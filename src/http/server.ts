@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Core } from '../core/core.ts';
 import { authHook } from './auth.ts';
 import { errorHandler, sendError } from './errors.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, metricsAuthorized } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
 import { domainRoutes } from './routes/domains.ts';
@@ -27,6 +27,11 @@ import { inboxRoutes } from './routes/inboxes.ts';
 import { inboxThreadRoutes } from './routes/inbox-threads.ts';
 import { inboxDraftRoutes } from './routes/inbox-drafts.ts';
 import { receivingRoutes } from './routes/receiving.ts';
+import { capturedRoutes } from './routes/captured.ts';
+import { emailMetricsRoutes } from './routes/email-metrics.ts';
+import { autoconfigRoutes } from './routes/autoconfig.ts';
+import { notOffered } from './not-offered.ts';
+import { completeOpenApi } from './openapi.ts';
 
 export interface HttpOptions {
   /** Asked by /healthz; false once the node is shutting down. */
@@ -68,7 +73,9 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (ms_…)' } } },
       security: [{ bearer: [] }],
     },
-  });
+    // servers, an operationId and a response schema for every operation (openapi.ts).
+    transformObject: ({ openapiObject }: any) => completeOpenApi(openapiObject, core.settings.publicUrl),
+  } as any);
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   // An empty JSON body (the SDK's DELETE sends one) means no body, not a syntax error.
@@ -88,7 +95,8 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   });
 
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `No endpoint ${request.method} ${request.url.split('?')[0]}`));
+  // A Resend route this node does not serve says which feature it is (not-offered.ts).
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', notOffered(request) ?? `No endpoint ${request.method} ${request.url.split('?')[0]}`));
   app.decorateRequest('principal', null);
   app.decorateRequest('session', null);
   app.addHook('onRequest', authHook(core));
@@ -104,10 +112,18 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
     await core.db.selectFrom('jobs').select('id').limit(1).execute();
     return { status: 'ok' };
   });
-  app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } as any }, async (_request, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  // /metrics: here unless MAILSTACK_METRICS_ADDRESS gives it a listener of its own (src/metrics/listener.ts);
+  // behind MAILSTACK_METRICS_TOKEN when that is set.
+  if (!core.settings.metricsAddress) {
+    app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } as any }, async (request, reply) => {
+      if (!metricsAuthorized(core, request.headers.authorization)) {
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        return sendError(reply, 401, 'missing_api_key', 'Metrics need `Authorization: Bearer <MAILSTACK_METRICS_TOKEN>`.');
+      }
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
   app.get('/v1/openapi.json', { config: { auth: 'none' }, schema: { hide: true } as any }, async () => app.swagger());
 
   authRoutes(app, core);
@@ -125,6 +141,9 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   inboxThreadRoutes(app, core);
   inboxDraftRoutes(app, core);
   receivingRoutes(app, core);
+  capturedRoutes(app, core);
+  emailMetricsRoutes(app, core);
+  autoconfigRoutes(app, core);
   return app;
 }
 

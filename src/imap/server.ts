@@ -44,6 +44,7 @@ import * as search from './commands/search.ts';
 import * as selectCmd from './commands/select.ts';
 import * as storeCmd from './commands/store.ts';
 import { type DoorConfig, type Handler, Session } from './session.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 export interface ImapOptions {
   port: number;
@@ -129,6 +130,7 @@ export async function startImap(core: Core, opts: ImapOptions): Promise<ImapDoor
     }
     const session = new Session(sock, secure, door, HANDLERS);
     sessions.add(session);
+    metricsOf(core).sessionOpened('imap');
     void (async () => {
       try {
         await session.greet(auth.capabilities(session));
@@ -138,6 +140,7 @@ export async function startImap(core: Core, opts: ImapOptions): Promise<ImapDoor
         session.end();
       } finally {
         sessions.delete(session);
+        metricsOf(core).sessionClosed('imap');
       }
     })();
   };

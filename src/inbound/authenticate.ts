@@ -18,6 +18,7 @@
 // - Incoming Authentication-Results headers that claim our authserv-id are forgeries and are
 //   removed before ours is prepended (RFC 8601 §5); checks run on the message as received.
 // - BIMI is off (it fetches logos over HTTPS); no ARC seal is added (we are the final hop).
+import { developmentResolve } from '../devmode/dns.ts';
 import { authenticate } from 'mailauth';
 import type { Core } from '../core/core.ts';
 import { configuredResolver } from '../domains/dns.ts';
@@ -80,6 +81,8 @@ function messageResolver(core: Core, opts: AuthenticateOptions) {
   const timer = setTimeout(() => resolver.cancel(), Math.max(0, deadline - Date.now()));
   timer.unref();
   let count = 0;
+  // Development mode: the node answers for its own domains and knows no others (src/devmode/dns.ts).
+  const lookup = core.settings.mode === 'development' ? developmentResolve(core) : (name: string, rrtype: string) => resolver.resolve(name, rrtype as 'TXT');
   const resolve = (name: string, rrtype: string): Promise<any> => {
     const key = `${rrtype} ${String(name).toLowerCase()}`;
     let p = cache.get(key);
@@ -88,7 +91,7 @@ function messageResolver(core: Core, opts: AuthenticateOptions) {
         const err = Object.assign(new Error(`DNS budget for this message exhausted (${name} ${rrtype})`), { code: 'ETIMEOUT' });
         p = Promise.reject(err);
       } else {
-        p = resolver.resolve(name, rrtype as 'TXT');
+        p = lookup(name, rrtype);
       }
       p.catch(() => undefined);
       cache.set(key, p);

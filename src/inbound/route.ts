@@ -37,6 +37,7 @@ import { deliverToMailboxes } from './deliver.ts';
 import { passOnSrsBounce } from './forward.ts';
 import { srsDecode } from './srs.ts';
 import type { DeliveryOutcome, InboundMessage, InboundTarget, RcptDecision, ReportTarget } from './types.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 const ROLE_ADDRESSES = new Set(['postmaster', 'abuse']);
 
@@ -175,6 +176,7 @@ export async function deliverInbound(core: Core, message: InboundMessage): Promi
   if (hosted.length) {
     const outcome = await deliverToMailboxes(core, message, hosted);
     if (outcome.code !== 250) return outcome;
+    for (const w of new Set(hosted.map((t) => t.workspaceId))) metricsOf(core).received(w);
     replies.push(outcome);
   }
   if (srs.length) replies.push(await passOnSrsBounce(core, message, srs));

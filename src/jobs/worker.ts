@@ -29,7 +29,8 @@ export interface WorkerOptions {
   pollMs: number;
   leaseMs: number;
   log: Logger;
-  onJobDone?: (job: ClaimedJob, outcome: 'done' | 'retry' | 'dead') => void;
+  /** Called when a job ends, with how long its handler ran (seconds). */
+  onJobDone?: (job: ClaimedJob, outcome: 'done' | 'retry' | 'dead', seconds: number) => void;
 }
 
 export class Worker {
@@ -99,6 +100,7 @@ export class Worker {
     const promise = (async () => {
       const log = this.opts.log.child({ job: job.id, kind: job.kind, attempt: job.attempts });
       let outcome: 'done' | 'retry' | 'dead';
+      const started = performance.now();
       try {
         await this.handlers.get(job.kind)!(job.payload, { job, signal: abort.signal });
         await this.queue.complete(job.id, this.id);
@@ -115,7 +117,7 @@ export class Worker {
         clearInterval(beat);
         this.running.delete(job.id);
       }
-      this.opts.onJobDone?.(job, outcome);
+      this.opts.onJobDone?.(job, outcome, (performance.now() - started) / 1000);
       if (!this.stopping) this.nudge();
     })();
     this.running.set(job.id, { promise, abort });

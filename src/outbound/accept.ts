@@ -19,6 +19,7 @@ import { findSuppression } from './suppressions.ts';
 import { newVerpToken } from './verp.ts';
 import { FileBlobStore } from '../blobs/blob-store.ts';
 import path from 'node:path';
+import { metricsOf } from '../metrics/metrics.ts';
 
 export const DELIVER_JOB = 'outbound.deliver';
 export const RELEASE_JOB = 'outbound.release';
@@ -64,7 +65,7 @@ export interface AcceptInput {
 
 /** The blob store of this node (message files under <data>/blobs). */
 export function blobStore(core: Core): FileBlobStore {
-  return new FileBlobStore(path.join(core.settings.dataDir, 'blobs'));
+  return new FileBlobStore(path.join(core.settings.dataDir, 'blobs'), (bytes) => metricsOf(core).blobWritten(bytes));
 }
 
 /** Signs, stores and queues a message; returns its email id once everything is durable. */
@@ -151,6 +152,7 @@ export async function recordMessage(core: Core, tx: Db, input: AcceptInput, stor
         updated_at: now,
       })
       .execute();
+    metricsOf(core).accepted(input.workspaceId, input.source);
     if (scheduled) await setRecipientStatus(core, tx, recipientId, 'scheduled');
     else await release(core, tx, recipientId);
   }

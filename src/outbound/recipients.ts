@@ -12,6 +12,7 @@ import type { Core } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
 import type { EmailRecipientsTable, EmailsTable, RecipientStatus } from '../db/schema.ts';
 import { type EventType, emitEvent } from '../events/webhooks.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 export type Recipient = EmailRecipientsTable;
 export type Email = EmailsTable;
@@ -86,6 +87,7 @@ export async function setRecipientStatus(core: Core, tx: Db, recipientId: string
     .where('id', '=', recipientId)
     .execute();
   await tx.updateTable('emails').set({ last_event: status, updated_at: now }).where('id', '=', r.email_id).execute();
+  metricsOf(core).status(r.workspace_id, status, { bounceType: detail.bounce?.type, suppressedReason: detail.suppressed?.type });
   const type = EVENT_OF[status];
   if (type) {
     const email = await tx.selectFrom('emails').selectAll().where('id', '=', r.email_id).executeTakeFirstOrThrow();

@@ -15,6 +15,7 @@ import { type SecureContext, type TLSSocket, createSecureContext, createServer a
 import type { Core } from '../core/core.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 import { Pop3Session, type Pop3SessionOptions } from './session.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 export interface Pop3DoorOptions {
   /** 0 disables a port. */
@@ -63,6 +64,7 @@ export async function startPop3(core: Core, opts: Pop3DoorOptions): Promise<Pop3
     let counted = true;
     const session = new Pop3Session(core, socket, secure, sessionOptions(), (s) => {
       sessions.delete(s);
+      if (counted) metricsOf(core).sessionClosed('pop3');
       if (counted) {
         counted = false;
         const left = (perIp.get(ip) ?? 1) - 1;
@@ -71,6 +73,7 @@ export async function startPop3(core: Core, opts: Pop3DoorOptions): Promise<Pop3
       }
     });
     sessions.add(session);
+    metricsOf(core).sessionOpened('pop3');
   };
 
   const listen = async (server: Server, port: number) => {

@@ -41,6 +41,7 @@ import type { Core } from '../core/core.ts';
 import { deliverInbound, routeRecipient } from '../inbound/route.ts';
 import type { InboundTarget } from '../inbound/types.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 /** The default when no limit is passed (the platform passes MAILSTACK_MAX_MESSAGE_BYTES). */
 export const MX_MAX_MESSAGE_BYTES = 50 * 1024 * 1024;
@@ -176,6 +177,7 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
       }
       perIp.set(ip, open + 1);
       counted.set(session.id, ip);
+      metricsOf(core).sessionOpened('smtp-mx');
       callback();
     },
 
@@ -183,6 +185,7 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
       const ip = counted.get(session.id);
       if (ip === undefined) return;
       counted.delete(session.id);
+      metricsOf(core).sessionClosed('smtp-mx');
       const left = (perIp.get(ip) ?? 1) - 1;
       if (left > 0) perIp.set(ip, left);
       else perIp.delete(ip);

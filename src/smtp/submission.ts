@@ -55,6 +55,7 @@ import { type SendingDomain, domainForSending } from '../domains/domains.ts';
 import { type AcceptInput, type AttachmentMeta, acceptMessage, blobStore } from '../outbound/accept.ts';
 import { loadTlsMaterial } from '../tls/certificate.ts';
 import { acceptWithSentCopy, mailboxSenderAlive, senderAddresses } from './mailbox-sender.ts';
+import { metricsOf } from '../metrics/metrics.ts';
 
 /** Who signed in on a session (session.user). */
 interface RelayUser {
@@ -136,6 +137,8 @@ export async function startSubmission(core: Core): Promise<SubmissionDoors | nul
     hideREQUIRETLS: true,
     socketTimeout: 5 * 60_000,
     closeTimeout: core.settings.shutdownTimeoutMs,
+    onConnect: (_session, callback) => (metricsOf(core).sessionOpened('submission'), callback()),
+    onClose: () => metricsOf(core).sessionClosed('submission'),
     onAuth: (auth, session, callback) => {
       onAuth(core, auth, session).then((user) => callback(null, { user }), (err) => callback(err));
     },
@@ -228,6 +231,7 @@ async function onAuth(core: Core, auth: SMTPServerAuthentication, session: SMTPS
   const key = typeof auth.password === 'string' ? await authenticateApiKey(core, auth.password.trim()) : null;
   if (!key) {
     await attemptFailed(core, null, ip);
+    metricsOf(core).authFailed('submission');
     throw reply(535, '5.7.8 Authentication credentials invalid: use any user name and an API key as the password');
   }
   await attemptSucceeded(core, `smtp-key:${key.id}`, ip);

@@ -5,7 +5,8 @@
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../core/core.ts';
-import { createDomain, getDomain, listDomains, removeDomain, requestVerification, updateDomain } from '../../domains/domains.ts';
+import { createDomain, getDomain, listDomains, removeDomain, updateDomain } from '../../domains/domains.ts';
+import { startVerification } from '../../domains/verify.ts';
 import { principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
@@ -102,7 +103,7 @@ export function domainRoutes(app: FastifyInstance, core: Core) {
     { config: { permission: 'domains:manage' }, schema: { tags: ['Domains'], summary: 'Queue a check of the DNS records', params: IdParams } },
     async (request) => {
       const p = principal(request);
-      return requestVerification(core, p.actor, p.workspaceId, (request.params as any).id);
+      return startVerification(core, p.actor, p.workspaceId, (request.params as any).id);
     },
   );
 }

@@ -36,7 +36,8 @@ import type { Db } from '../../db/database.ts';
 import { configuredResolver } from '../../domains/dns.ts';
 import { type JobContext, RetryLater } from '../../jobs/worker.ts';
 import { blobStore } from '../accept.ts';
-import { type Recipient, type StatusDetail, setRecipientStatus } from '../recipients.ts';
+import { type Email, type Recipient, type StatusDetail, setRecipientStatus } from '../recipients.ts';
+import { deliverInDevelopment, testAddress } from '../../devmode/delivery.ts';
 import { suppressAddress } from '../suppressions.ts';
 import { verpAddress } from '../verp.ts';
 import { resolveRoute } from './mx.ts';
@@ -140,6 +141,7 @@ export async function deliverRecipient(core: Core, recipientId: string, ctx: Pic
 
   // A forward (or a bounce sent on) carries its own envelope sender: SRS0, or '' for the null path.
   const from = email.envelope_from ?? verpAddress(r.verp_token, `${domain.return_path}.${domain.name}`);
+  if (core.settings.mode === 'development') return deliverDevelopment(core, r, email, from, raw, ctx.job);
   const tls: TlsPolicy = domain.tls === 'enforced' ? 'enforced' : 'opportunistic';
   const outcome = await attempt(core, { from, to: r.address, raw, tls, signal: ctx.signal });
   await record(core, r, email.id, outcome, ctx.job);
@@ -160,6 +162,11 @@ function domainOf(address: string): string {
 
 /** Talks to the MX hosts (or the smarthost) until one gives an answer to the message. */
 export async function attempt(core: Core, input: AttemptInput): Promise<Outcome> {
+  if (core.settings.mode === 'development') {
+    // Never to the internet (src/devmode/delivery.ts); only the platform's own mail comes this way.
+    const d = await deliverInDevelopment(core, { from: input.from, to: input.to, raw: input.raw, workspaceId: null, emailId: null });
+    return d.kind === 'suppressed' ? { kind: 'permanent', response: d.response, mxHost: null } : d;
+  }
   const { pool, resolver } = stateOf(core);
   const log = core.log.child({ part: 'delivery' });
   const smarthost = core.settings.smarthost;
@@ -270,6 +277,34 @@ export function bounceSubType(response: string): string {
   // X.6.x media problems, X.7.1 refused by policy (spam, content).
   if (subject === 6 || (subject === 7 && detail === 1)) return 'ContentRejected';
   return 'General';
+}
+
+/** Development mode: captured, a Resend test address, or delivered on this node; recorded like a real attempt. */
+async function deliverDevelopment(core: Core, r: Recipient, email: Email, from: string, raw: Buffer, job: JobContext['job']): Promise<Outcome | null> {
+  const recipients = await core.db.selectFrom('email_recipients').select('address').where('email_id', '=', email.id).orderBy('id').execute();
+  const d = await deliverInDevelopment(core, {
+    from, to: r.address, raw, workspaceId: r.workspace_id, emailId: email.id, rawBlob: email.raw_blob,
+    fromHeader: email.from_header, subject: email.subject, recipients: recipients.map((x) => x.address),
+  });
+  const test = testAddress(r.address);
+  if (d.kind === 'suppressed') {
+    await core.store.transaction((tx) =>
+      setRecipientStatus(core, tx, r.id, 'suppressed', { response: d.response, suppressed: { type: 'test_address', message: `${r.address} simulates a suppressed recipient (development mode).` } }),
+    );
+    return null;
+  }
+  if (test && d.kind === 'permanent') {
+    // Resend's test addresses bounce every time: no suppression is added for them.
+    await core.store.transaction((tx) =>
+      setRecipientStatus(core, tx, r.id, 'bounced', { response: d.response, mxHost: d.mxHost, attempted: true, nextAttemptAt: null, bounce: { type: 'Permanent', subType: 'General', message: d.response } }),
+    );
+    return d;
+  }
+  await record(core, r, email.id, d, job);
+  if (d.kind === 'delivered' && d.then === 'complained') {
+    await core.store.transaction((tx) => setRecipientStatus(core, tx, r.id, 'complained', { response: `Marked as spam (Resend test address, development mode)` }));
+  }
+  return d;
 }
 
 async function record(core: Core, r: Recipient, emailId: string, outcome: Outcome, job: JobContext['job']): Promise<void> {
