@@ -36,6 +36,30 @@ import { caller } from './inbox-threads.ts';
 import { requireSend } from './inboxes.ts';
 
 const tags = ['Webmail'];
+// Response shapes: documented in /v1/openapi.json (the web app's client is generated from them).
+const O = (props: Record<string, any>) => Type.Object(props, { additionalProperties: true });
+const NS = Type.Union([Type.String(), Type.Null()]);
+const List = (item: any) => O({ object: Type.Literal('list'), has_more: Type.Boolean(), data: Type.Array(item) });
+const MailboxItem = O({ id: Type.String(), email_address: Type.String(), name: NS, from_name: NS, owner_user_id: NS, owned: Type.Boolean() });
+const FolderItem = O({ id: Type.String(), name: Type.String(), special_use: NS, total: Type.Integer(), unread: Type.Integer() });
+const listFields = {
+  id: Type.String(), folder_id: Type.String(), uid: Type.Integer(), thread_id: Type.String(), subject: Type.String(), from: Type.String(), from_address: NS,
+  to: Type.Array(Type.String()), snippet: Type.String(), date: Type.String({ format: 'date-time' }), size: Type.Integer(),
+  seen: Type.Boolean(), flagged: Type.Boolean(), answered: Type.Boolean(), has_attachments: Type.Boolean(),
+};
+const MessageItem = O(listFields);
+const MessageFull = O({
+  object: Type.Literal('message'), ...listFields, cc: Type.Array(Type.String()), reply_to: Type.Array(Type.String()), message_id: NS, text: NS, html_sanitized: NS,
+  remote_images: Type.Integer(), remote_images_blocked: Type.Integer(), headers: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()]), auth: Type.Unknown(),
+  attachments: Type.Array(O({ id: Type.String(), filename: NS, content_type: Type.String(), size: Type.Integer(), content_id: NS, disposition: NS })),
+});
+const FolderRef = O({ object: Type.Literal('folder'), id: Type.String(), name: Type.Optional(Type.String()), deleted: Type.Optional(Type.Boolean()) });
+const FlagsAnswer = O({ object: Type.Literal('message'), id: Type.String(), seen: Type.Optional(Type.Boolean()), flagged: Type.Optional(Type.Boolean()) });
+const MoveAnswer = O({ object: Type.Literal('message'), id: Type.String(), folder_id: Type.String(), from_folder_id: Type.String() });
+const DeletedAnswer = O({ object: Type.Literal('message'), id: Type.String(), deleted: Type.Boolean() });
+const SentAnswer = O({ object: Type.Literal('email'), id: Type.String() });
+const Text = (type: string) => ({ description: 'The content', content: { [type]: { schema: Type.String() } } });
+
 const Id = Type.String({ maxLength: 100 });
 const MailboxParams = Type.Object({ id: Id });
 const FolderParams = Type.Object({ id: Id, folderId: Id });
@@ -55,21 +79,21 @@ export function webmailRoutes(app: FastifyInstance, core: Core) {
   const read = { config: { permission: 'inboxes:read' as const } };
   const write = { config: { permission: 'inboxes:read' as const } };
 
-  app.get('/v1/webmail/mailboxes', { ...read, schema: { tags, summary: 'The mailboxes you may open: your own first, then (owners, admins) the workspace\'s others' } }, async (request) => visibleMailboxes(core, viewer(request)));
+  app.get('/v1/webmail/mailboxes', { ...read, schema: { tags, summary: 'The mailboxes you may open: your own first, then (owners, admins) the workspace\'s others', operationId: 'listWebmailMailboxes', response: { 200: List(MailboxItem) } } }, async (request) => visibleMailboxes(core, viewer(request)));
 
-  app.get('/v1/webmail/mailboxes/:id/folders', { ...read, schema: { tags, summary: 'Folders with total and unread counts', params: MailboxParams } }, async (request) =>
+  app.get('/v1/webmail/mailboxes/:id/folders', { ...read, schema: { tags, summary: 'Folders with total and unread counts', params: MailboxParams, operationId: 'listWebmailFolders', response: { 200: List(FolderItem) } } }, async (request) =>
     foldersWithCounts(core, await mailboxOf(core, request)),
   );
 
-  app.post('/v1/webmail/mailboxes/:id/folders', { ...write, schema: { tags, summary: 'Create a user folder', params: MailboxParams, body: Type.Object({ name: Type.String({ maxLength: 1000 }) }) } }, async (request, reply) =>
+  app.post('/v1/webmail/mailboxes/:id/folders', { ...write, schema: { tags, summary: 'Create a user folder', operationId: 'createWebmailFolder', response: { 201: FolderRef }, params: MailboxParams, body: Type.Object({ name: Type.String({ maxLength: 1000 }) }) } }, async (request, reply) =>
     reply.code(201).send(await addFolder(core, await mailboxOf(core, request), request.body)),
   );
 
-  app.patch('/v1/webmail/mailboxes/:id/folders/:folderId', { ...write, schema: { tags, summary: 'Rename a user folder', params: FolderParams, body: Type.Object({ name: Type.String({ maxLength: 1000 }) }) } }, async (request) =>
+  app.patch('/v1/webmail/mailboxes/:id/folders/:folderId', { ...write, schema: { tags, summary: 'Rename a user folder', operationId: 'renameWebmailFolder', response: { 200: FolderRef }, params: FolderParams, body: Type.Object({ name: Type.String({ maxLength: 1000 }) }) } }, async (request) =>
     changeFolder(core, await mailboxOf(core, request), (request.params as any).folderId, request.body),
   );
 
-  app.delete('/v1/webmail/mailboxes/:id/folders/:folderId', { ...write, schema: { tags, summary: 'Delete a user folder and its messages', params: FolderParams } }, async (request) =>
+  app.delete('/v1/webmail/mailboxes/:id/folders/:folderId', { ...write, schema: { tags, summary: 'Delete a user folder and its messages', params: FolderParams, operationId: 'deleteWebmailFolder', response: { 200: FolderRef } } }, async (request) =>
     removeFolder(core, await mailboxOf(core, request), (request.params as any).folderId),
   );
 
@@ -80,6 +104,8 @@ export function webmailRoutes(app: FastifyInstance, core: Core) {
       schema: {
         tags,
         summary: "A page of a folder's messages, newest first (keyset by UID)",
+        operationId: 'listWebmailMessages',
+        response: { 200: List(MessageItem) },
         params: FolderParams,
         querystring: Type.Object({ limit: Type.Optional(Type.Integer()), before_uid: Type.Optional(Type.Integer()) }),
       },
@@ -91,23 +117,23 @@ export function webmailRoutes(app: FastifyInstance, core: Core) {
     '/v1/webmail/mailboxes/:id/search',
     {
       ...read,
-      schema: { tags, summary: 'Search: words, from:, to:, subject:, has:attachment, is:unread, before:, after:', params: MailboxParams, querystring: Type.Object({ q: Type.String({ maxLength: 500 }), folder_id: Type.Optional(Id), limit: Type.Optional(Type.Integer()) }) },
+      schema: { tags, summary: 'Search: words, from:, to:, subject:, has:attachment, is:unread, before:, after:', operationId: 'searchWebmail', response: { 200: List(MessageItem) }, params: MailboxParams, querystring: Type.Object({ q: Type.String({ maxLength: 500 }), folder_id: Type.Optional(Id), limit: Type.Optional(Type.Integer()) }) },
     },
     async (request) => searchMessages(core, await mailboxOf(core, request), request.query as any),
   );
 
   app.get(
     '/v1/webmail/mailboxes/:id/messages/:messageId',
-    { ...read, schema: { tags, summary: 'One message to read (sanitized HTML; remote images only with images=true)', params: MessageParams, querystring: Type.Object({ images: Type.Optional(Type.Boolean()) }) } },
+    { ...read, schema: { tags, summary: 'One message to read (sanitized HTML; remote images only with images=true)', operationId: 'getWebmailMessage', response: { 200: MessageFull }, params: MessageParams, querystring: Type.Object({ images: Type.Optional(Type.Boolean()) }) } },
     async (request) => readMessage(core, await mailboxOf(core, request), (request.params as any).messageId, { images: (request.query as any).images === true }),
   );
 
-  app.get('/v1/webmail/mailboxes/:id/messages/:messageId/raw', { ...read, schema: { tags, summary: 'The raw message (view source)', params: MessageParams } }, async (request, reply) => {
+  app.get('/v1/webmail/mailboxes/:id/messages/:messageId/raw', { ...read, schema: { tags, summary: 'The raw message (view source)', params: MessageParams, operationId: 'getWebmailMessageRaw', response: { 200: Text('text/plain') } } }, async (request, reply) => {
     const raw = await messageRaw(core, await mailboxOf(core, request), (request.params as any).messageId);
     return reply.type('text/plain; charset=utf-8').header('content-disposition', 'inline').send(raw);
   });
 
-  app.get('/v1/webmail/mailboxes/:id/messages/:messageId/attachments/:attachmentId', { ...read, schema: { tags, summary: 'Download an attachment', params: AttachmentParams } }, async (request, reply) => {
+  app.get('/v1/webmail/mailboxes/:id/messages/:messageId/attachments/:attachmentId', { ...read, schema: { tags, summary: 'Download an attachment', params: AttachmentParams, operationId: 'getWebmailAttachment', response: { 200: { description: 'The content', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } } } } }, async (request, reply) => {
     const { messageId, attachmentId } = request.params as any;
     const a = await attachmentContent(core, await mailboxOf(core, request), messageId, attachmentId);
     // Always a download, never rendered on our origin (an HTML or SVG attachment would run here).
@@ -121,17 +147,17 @@ export function webmailRoutes(app: FastifyInstance, core: Core) {
 
   app.patch(
     '/v1/webmail/mailboxes/:id/messages/:messageId',
-    { ...write, schema: { tags, summary: 'Mark read/unread, flag/unflag', params: MessageParams, body: Type.Object({ seen: Type.Optional(Type.Boolean()), flagged: Type.Optional(Type.Boolean()) }) } },
+    { ...write, schema: { tags, summary: 'Mark read/unread, flag/unflag', operationId: 'updateWebmailMessage', response: { 200: FlagsAnswer }, params: MessageParams, body: Type.Object({ seen: Type.Optional(Type.Boolean()), flagged: Type.Optional(Type.Boolean()) }) } },
     async (request) => setFlags(core, await mailboxOf(core, request), (request.params as any).messageId, request.body),
   );
 
   app.post(
     '/v1/webmail/mailboxes/:id/messages/:messageId/move',
-    { ...write, schema: { tags, summary: 'Move to a folder (by id, or special_use inbox/archive/junk/trash); answers the folder it came from, for undo', params: MessageParams, body: Type.Object({ folder_id: Type.Optional(Id), special_use: Type.Optional(Type.String({ maxLength: 20 })) }) } },
+    { ...write, schema: { tags, summary: 'Move to a folder (by id, or special_use inbox/archive/junk/trash); answers the folder it came from, for undo', operationId: 'moveWebmailMessage', response: { 200: MoveAnswer }, params: MessageParams, body: Type.Object({ folder_id: Type.Optional(Id), special_use: Type.Optional(Type.String({ maxLength: 20 })) }) } },
     async (request) => moveMessage(core, await mailboxOf(core, request), (request.params as any).messageId, request.body),
   );
 
-  app.delete('/v1/webmail/mailboxes/:id/messages/:messageId', { ...write, schema: { tags, summary: 'Delete a message for good', params: MessageParams } }, async (request) =>
+  app.delete('/v1/webmail/mailboxes/:id/messages/:messageId', { ...write, schema: { tags, summary: 'Delete a message for good', params: MessageParams, operationId: 'deleteWebmailMessage', response: { 200: DeletedAnswer } } }, async (request) =>
     destroyMessage(core, await mailboxOf(core, request), (request.params as any).messageId),
   );
 
@@ -142,7 +168,7 @@ export function webmailRoutes(app: FastifyInstance, core: Core) {
       ...write,
       schema: {
         tags,
-        summary: 'Send (new, reply or forward) through the submission path; the copy goes to Sent',
+        summary: 'Send (new, reply or forward) through the submission path; the copy goes to Sent', operationId: 'sendWebmail', response: { 200: SentAnswer },
         params: MailboxParams,
         body: Type.Object(
           {
@@ -175,7 +201,7 @@ export function webmailRoutes(app: FastifyInstance, core: Core) {
 
   app.get(
     '/v1/webmail/events',
-    { ...read, schema: { tags, summary: 'Server-Sent Events: `change` events of the mailboxes you may open (new, flags, expunge, folder)', querystring: Type.Object({ mailbox_id: Type.Optional(Id) }) } },
+    { ...read, schema: { tags, summary: 'Server-Sent Events: `change` events of the mailboxes you may open (new, flags, expunge, folder)', operationId: 'webmailEvents', response: { 200: Text('text/event-stream') }, querystring: Type.Object({ mailbox_id: Type.Optional(Id) }) } },
     async (request, reply) => {
       const v = viewer(request);
       const wanted = (request.query as { mailbox_id?: string }).mailbox_id;
