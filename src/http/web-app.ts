@@ -35,7 +35,7 @@ export const CSP = [
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.map': 'application/json' };
 
 /** Paths the app never claims: the API, the API reference, health, metrics, mail-client documents. */
-const NOT_APP = /^\/(v1|docs|healthz|metrics|login\/magic|\.well-known|autoconfig|autodiscover|mail)(\/|$)/i;
+const NOT_APP = /^\/(v1|docs|healthz|metrics|login\/magic|\.well-known|autoconfig|autodiscover)(\/|$)/i;
 
 function pageHeaders(reply: FastifyReply) {
   return reply
