@@ -257,8 +257,8 @@ describe('webmail', () => {
       await page.waitForSelector(`h2.msg-subject:has-text("xss ${x.name}")`);
       await page.waitForSelector('iframe.body-frame');
       const frame = page.frameLocator('iframe.body-frame');
-      // Click whatever is clickable inside, as a reader might.
-      for (const a of await frame.locator('a, button').all()) await a.click({ timeout: 500 }).catch(() => {});
+      // Click the links a payload hides behind, as a reader might.
+      if (/link|xlink|form|base/.test(x.name)) for (const a of await frame.locator('a, button').all()) await a.click({ timeout: 300 }).catch(() => {});
       expect(await page.locator('iframe.body-frame').getAttribute('sandbox')).toBe('allow-popups allow-popups-to-escape-sandbox');
     }
     await page.waitForTimeout(500);

@@ -157,7 +157,7 @@ function Mail({ mailboxes, mailbox, folderParam, msgParam }: { mailboxes: Mailbo
         text: `${verb}.`,
         undo: async () => {
           await api.post('/v1/webmail/mailboxes/{id}/messages/{messageId}/move', { path: { id: mailbox.id, messageId: i.id }, body: { folder_id: r.from_folder_id } });
-          setToast({ text: 'Undone.' });
+          showToast({ text: 'Undone.' });
           reload.current();
         },
       });
@@ -235,7 +235,7 @@ function Mail({ mailboxes, mailbox, folderParam, msgParam }: { mailboxes: Mailbo
                 <span class="from">{displayName(i.from)}</span>
                 <span class="subject">{i.subject || '(no subject)'}</span>
                 <span class="snippet">{i.snippet}</span>
-                <span class="marks">{i.has_attachments && <span title="Has attachments">📎</span>}{i.flagged && <span title="Flagged">★</span>}</span>
+                <span class="marks">{i.has_attachments && <span class="badge" title="Has attachments">file</span>}{i.flagged && <span class="star" title="Flagged">★</span>}</span>
                 <time dateTime={i.date}>{shortDate(i.date)}</time>
               </a>
             </li>
