@@ -52,6 +52,7 @@ for (const n of SIZES) {
       const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
       await ctx.addCookies([{ name: cookie[0], value: cookie[1], url: server.url }]);
       const page = await ctx.newPage();
+      if (process.env.BENCH_WEB_TRACE) page.on('requestfinished', (req) => { const t = req.timing(); console.log(`${Math.round(t.responseEnd)} ms ${req.method()} ${req.url().replace(server.url, '')}`); });
       const t0 = Date.now();
       await page.goto(`${server.url}/mail/${box.mailbox.id}/${folderId}`, { waitUntil: 'commit' });
       await page.waitForSelector(`li.item:has-text("Message ${n}")`);

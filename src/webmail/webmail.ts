@@ -65,24 +65,16 @@ export async function openMailbox(db: Db, v: Viewer, id: string): Promise<{ mail
 
 export async function foldersWithCounts(core: Core, mailbox: Mailbox) {
   const folders = await listFolders(core.db, mailbox.id);
-  const counts = await core.db
-    .selectFrom('messages')
-    .select(['folder_id', (eb) => eb.fn.countAll<number>().as('total'), (eb) => eb.fn.sum<number>(eb.case().when('seen', '=', 0).then(1).else(0).end()).as('unread')])
-    .where('mailbox_id', '=', mailbox.id)
-    .groupBy('folder_id')
-    .execute();
-  const byId = new Map(counts.map((c) => [c.folder_id, c]));
-  return {
-    object: 'list' as const,
-    has_more: false,
-    data: folders.map((f) => ({
-      id: f.id,
-      name: f.name,
-      special_use: f.special_use,
-      total: Number(byId.get(f.id)?.total ?? 0),
-      unread: Number(byId.get(f.id)?.unread ?? 0),
-    })),
-  };
+  // Per folder, on the (folder_id, seen) index (migration 0030): the rows themselves are not read.
+  const data = await Promise.all(
+    folders.map(async (f) => {
+      const counts = await core.db.selectFrom('messages').select(['seen', (eb) => eb.fn.countAll<number>().as('n')]).where('folder_id', '=', f.id).groupBy('seen').execute();
+      const total = counts.reduce((n, c) => n + Number(c.n), 0);
+      const unread = Number(counts.find((c) => Number(c.seen) === 0)?.n ?? 0);
+      return { id: f.id, name: f.name, special_use: f.special_use, total, unread };
+    }),
+  );
+  return { object: 'list' as const, has_more: false, data };
 }
 
 const LIST_COLUMNS = ['id', 'folder_id', 'uid', 'thread_id', 'seen', 'flagged', 'answered', 'draft', 'subject', 'from_header', 'from_address', 'to_json', 'snippet', 'has_attachments', 'internal_date', 'size'] as const;

@@ -83,7 +83,8 @@ function Mail({ mailboxes, mailbox, folderParam, msgParam }: { mailboxes: Mailbo
   const searchRef = useRef<HTMLInputElement>(null);
   const sorted = useMemo(() => [...folders].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name)), [folders]);
   const folder = folders.find((f) => f.id === folderParam) ?? folders.find((f) => f.special_use === 'inbox');
-  const folderId = folder?.id;
+  // A folder named in the URL is listed at once, alongside the counts, not after them.
+  const folderId = folderParam || folder?.id;
   const base = `/mail/${mailbox.id}/${folderId ?? ''}`;
 
   const loadFolders = useCallback(() => api.get('/v1/webmail/mailboxes/{id}/folders', { path: { id: mailbox.id } }).then((r) => setFolders(r.data), (e: Error) => setError(e.message)), [mailbox.id]);
