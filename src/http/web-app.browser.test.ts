@@ -23,7 +23,7 @@ import { ensureWebBuilt, launchChromium } from '../testkit/browser.ts';
 import { createTestMailbox } from '../testkit/mailbox.ts';
 import { freePort, until } from '../testkit/remote-mx.ts';
 import { type RemoteWorld, startRemoteWorld } from '../testkit/remote-world.ts';
-import { ROOT, api } from '../testkit/server.ts';
+import { ROOT, api, startTestServer } from '../testkit/server.ts';
 import { xssCorpus, xssMessage } from '../testkit/xss-mail.ts';
 import { CSP } from './web-app.ts';
 
@@ -246,6 +246,25 @@ describe('webmail', () => {
     await page.click('.search button:has-text("Clear")');
   });
 
+  it('is driven by the keyboard: j/k move through the list, u goes back, ? lists the shortcuts', async () => {
+    await deliver({ subject: 'Keyboard one', text: 'k1' });
+    await item(page, 'Keyboard one').waitFor({ timeout: 15_000 });
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('j');
+    await page.waitForSelector('h2.msg-subject:has-text("Keyboard one")');
+    await page.keyboard.press('j');
+    await page.waitForSelector('h2.msg-subject:has-text("Live hello")');
+    await page.keyboard.press('k');
+    await page.waitForSelector('h2.msg-subject:has-text("Keyboard one")');
+    await page.keyboard.press('s');
+    await expect.poll(() => core.db.selectFrom('messages').select('flagged').where('subject', '=', 'Keyboard one').where('mailbox_id', '=', mailboxId).executeTakeFirstOrThrow().then((r) => Number(r.flagged))).toBe(1);
+    await page.keyboard.press('u');
+    await page.waitForSelector('h2.msg-subject', { state: 'detached' });
+    await page.keyboard.press('?');
+    await page.waitForSelector('[role=dialog][aria-label="Keyboard shortcuts"]');
+    await page.click('[role=dialog] button:has-text("Close")');
+  });
+
   it('blocks remote images until the reader asks, and runs or loads nothing of an XSS corpus delivered over SMTP', async () => {
     const corpus = xssCorpus(beaconUrl);
     for (const x of corpus) await deliver({ subject: `xss ${x.name}`, raw: await xssMessage(x, 'Mallory <mallory@remote.test>', INBOX) });
@@ -344,4 +363,34 @@ describe('dashboard', () => {
     await shot('phone-message', m);
     await m.context().close();
   });
+});
+
+describe('captured mail (development mode)', () => {
+  it('lists what a development node would have sent, with its HTML in a sandbox and its raw source', async () => {
+    const dev = await startTestServer({ env: { MAILSTACK_MODE: 'development' } });
+    try {
+      const key = (await dev.setup('dev@example.com', 'Dev', PASSWORD)).apiKey;
+      const resend = dev.resend(key);
+      const domain = (await resend.domains.create({ name: 'devmode.test' })).data!;
+      await resend.domains.verify(domain.id);
+      const sent = await resend.emails.send({ from: 'app@devmode.test', to: 'friend@elsewhere.example', subject: 'Captured in the browser', html: '<p>Hello <b>captured</b></p>', text: 'Hello captured' });
+      expect(sent.error).toBeNull();
+      await until('the capture', async () => (await api(dev.url, 'GET', '/v1/captured', { key })).json?.data?.length > 0);
+      const p = await (await browser.newContext()).newPage();
+      url = dev.url;
+      await signIn(p, 'dev@example.com', PASSWORD);
+      await p.click('nav a:has-text("Captured mail")');
+      await p.click('li.item:has-text("Captured in the browser")');
+      const frame = p.locator('.captured iframe.body-frame');
+      expect(await frame.getAttribute('sandbox')).toBe('');
+      expect(await p.frameLocator('.captured iframe.body-frame').locator('b').textContent()).toBe('captured');
+      await shot('captured', p);
+      await p.click('button[role=tab]:has-text("raw")');
+      expect(await p.locator('pre.raw').textContent()).toMatch(/DKIM-Signature:/i);
+      await p.context().close();
+    } finally {
+      url = world.server.url;
+      await dev.stop();
+    }
+  }, 60_000);
 });
