@@ -350,6 +350,35 @@ describe('dashboard', () => {
     await vctx.close();
   });
 
+  it('lists your sessions and revokes another one, which is then signed out', async () => {
+    const other = await (await browser.newContext()).newPage();
+    await signIn(other, OWNER, PASSWORD);
+    await other.waitForSelector('a.folder[data-folder=inbox]');
+    await page.goto(url + '/dashboard/sessions');
+    await page.waitForSelector('h2:has-text("Your sessions")');
+    await expect.poll(() => page.locator('tr[data-session] button:has-text("Revoke")').count()).toBeGreaterThan(0);
+    while (await page.locator('tr[data-session] button:has-text("Revoke")').count()) {
+      const n = await page.locator('tr[data-session] button:has-text("Revoke")').count();
+      await page.locator('tr[data-session] button:has-text("Revoke")').first().click();
+      await expect.poll(() => page.locator('tr[data-session] button:has-text("Revoke")').count()).toBeLessThan(n);
+    }
+    expect(await page.locator('tr[data-session]', { hasText: '(this one)' }).count()).toBe(1);
+    await other.reload();
+    await other.waitForSelector('form.signin');
+    await other.context().close();
+  });
+
+  it('shows a message the person can act on when a request fails, not a blank page', async () => {
+    const c = await browser.newContext({ storageState: await ctx.storageState() });
+    const p = await c.newPage();
+    await p.route('**/v1/webmail/mailboxes', (r) => r.abort('connectionrefused'));
+    await p.goto(url + '/mail');
+    const alert = p.locator('[role=alert]');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/could not be loaded: The server cannot be reached/);
+    await c.close();
+  });
+
   it('is usable at 390 px wide: no horizontal scrolling, the list then the message', async () => {
     const m = await (await browser.newContext({ viewport: { width: 390, height: 844 }, storageState: await ctx.storageState() })).newPage();
     await m.goto(url + '/mail');

@@ -5,7 +5,7 @@ import { api } from './api';
 import { type Session, roleIn } from './app';
 import { navigate } from './router';
 
-const TABS = [['overview', 'Overview'], ['domains', 'Domains'], ['api-keys', 'API keys'], ['emails', 'Emails'], ['members', 'Members']] as const;
+const TABS = [['overview', 'Overview'], ['domains', 'Domains'], ['api-keys', 'API keys'], ['emails', 'Emails'], ['members', 'Members'], ['sessions', 'Your sessions']] as const;
 const MANAGE_KEYS = ['owner', 'admin', 'developer'];
 const MANAGE_DOMAINS = ['owner', 'admin', 'developer'];
 const MANAGE_MEMBERS = ['owner', 'admin'];
@@ -24,6 +24,7 @@ export function Dashboard({ session, path }: { session: Session; path: string })
         {tab === 'api-keys' && <ApiKeys canManage={MANAGE_KEYS.includes(role)} />}
         {tab === 'emails' && <Emails />}
         {tab === 'members' && <Members canManage={MANAGE_MEMBERS.includes(role)} />}
+        {tab === 'sessions' && <Sessions />}
       </div>
     </div>
   );
@@ -242,6 +243,30 @@ function Members({ canManage }: { canManage: boolean }) {
       <table class="grid">
         <thead><tr><th>Email</th><th>Role</th></tr></thead>
         <tbody>{((data?.data ?? []) as { id: string; email: string; role: string }[]).map((m) => <tr><td>{m.email}</td><td>{m.role}</td></tr>)}</tbody>
+      </table>
+    </section>
+  );
+}
+
+function Sessions() {
+  const { data, error, reload } = useLoad(() => api.get('/v1/auth/sessions'));
+  const [note, setNote] = useState<string | null>(null);
+  const rows = (data?.data ?? []) as { id: string; ip: string | null; user_agent: string | null; current: boolean; created_at: string; last_seen_at: string }[];
+  return (
+    <section>
+      <h2>Your sessions</h2>
+      {(error || note) && <p class="error" role="alert">{error ?? note}</p>}
+      <table class="grid">
+        <thead><tr><th>Browser</th><th>IP</th><th>Signed in</th><th>Last seen</th><th /></tr></thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr data-session={r.id}>
+              <td>{r.user_agent ?? 'unknown'}{r.current ? ' (this one)' : ''}</td><td>{r.ip ?? ''}</td>
+              <td>{new Date(r.created_at).toLocaleString()}</td><td>{new Date(r.last_seen_at).toLocaleString()}</td>
+              <td>{!r.current && <button class="link" onClick={() => api.delete('/v1/auth/sessions/{id}', { path: { id: r.id } }).then(reload, (e: Error) => setNote(e.message))}>Revoke</button>}</td>
+            </tr>
+          ))}
+        </tbody>
       </table>
     </section>
   );
