@@ -13,8 +13,8 @@
 //   dev-mode captured mail, contacts (when that table exists), finished jobs naming it, and with
 //   `include_mailbox_content` every hosted-inbox message and draft from, to or mentioning it
 //   (expunged the IMAP way, so clients see it go) with its search-index entries. Audit records
-//   keep their action but the address in them is replaced by `[erased]`. Every export of the
-//   workspace is deleted (any may hold the address). Blobs no longer referenced are deleted.
+//   keep their action but the address in them is replaced by `[erased]`. Exports that may hold
+//   the address (the workspace's and inboxes', and the person's own) are deleted. Blobs no longer referenced are deleted.
 // - SQLite: the connection runs with secure_delete (database.ts), so freed cells and pages are
 //   zeroed; the FTS5 index is merged ('optimize') so no old segment keeps the words; the WAL is
 //   checkpointed and truncated at the end. PostgreSQL: deleted tuples stay in the table files until
@@ -84,7 +84,13 @@ export async function eraseAddress(core: Core, actor: Actor, workspaceId: string
     await eraseSimple(core, workspaceId, address, add, blobs);
     if (includeMail) await eraseMailbox(core, workspaceId, address, add, blobs);
     await redactAudit(core, workspaceId, address, add);
-    const exports = await core.db.selectFrom('exports').select(['id', 'file']).where('workspace_id', '=', workspaceId).execute();
+    // Any workspace or inbox export may hold the address; a person export only if it is theirs.
+    const exports = await core.db
+      .selectFrom('exports')
+      .select(['id', 'file'])
+      .where('workspace_id', '=', workspaceId)
+      .where((eb) => eb.or([eb('scope', '!=', 'person'), eb('subject', '=', address)]))
+      .execute();
     for (const e of exports) await deleteExport(core, e);
     add('exports', exports.length);
     add('blobs', await releaseBlobs(core, blobs));
