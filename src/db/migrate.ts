@@ -30,6 +30,10 @@ const MIGRATIONS: Record<string, Migration> = {
   '0080_development': m0080,
 };
 
+/** The migrations this version knows, for tools that migrate to a given point (restore). */
+export const migrationProvider = { getMigrations: async () => MIGRATIONS };
+export const migrationNames = (): string[] => Object.keys(MIGRATIONS).sort();
+
 export interface MigrationReport {
   applied: string[];
   current: string | null;
