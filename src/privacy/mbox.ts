@@ -36,7 +36,7 @@ function quoteLine(line: Buffer): Buffer {
 }
 
 /** One message as mbox bytes: separator, quoted lines, a blank line. */
-export async function* mboxMessage(body: Readable | AsyncIterable<Buffer>, sender: string | null, ms: number): AsyncGenerator<Buffer> {
+export async function* mboxMessage(body: Readable | AsyncIterable<Buffer> | Iterable<Buffer>, sender: string | null, ms: number): AsyncGenerator<Buffer> {
   yield Buffer.from(separatorLine(sender, ms));
   let rest: Buffer = Buffer.alloc(0);
   for await (const chunk of body as AsyncIterable<Buffer>) {
