@@ -95,7 +95,7 @@ describe('a backup made while mail arrives', () => {
     expect(readFileSync(file).toString('latin1')).not.toContain('body of message 1');
   }, 120_000);
 
-  it('verifies (in process: the CLI's verify is run on the tampered copy below)', async () => {
+  it('verifies (in process; the CLI verify runs on the tampered copy below)', async () => {
     const checked = await readBackup(file, { master: server.platform.core.vault.current.key });
     expect(checked.manifest.missing).toEqual([]);
     expect(checked.manifest.files).toContain('master.key');
