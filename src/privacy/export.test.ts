@@ -11,6 +11,7 @@ import { until } from '../testkit/remote-mx.ts';
 import { type TestServer, api, runCli, startTestServer } from '../testkit/server.ts';
 import { jsonLines, readZip } from '../testkit/zip.ts';
 import { parseMbox } from './mbox.ts';
+import { purgeExpiredExports } from './export.ts';
 
 let server: TestServer;
 let dns: TestDns;
@@ -188,5 +189,19 @@ describe('asking for an export', () => {
       expect(jsonLines(zip.get('mailboxes.jsonl')).map((m) => m.address)).toEqual([A.mailbox.address]);
       expect(zip.has('emails.jsonl')).toBe(false);
     });
+  });
+});
+
+describe('finished exports', () => {
+  it('are deleted, file and row, once older than the window; younger ones stay', async () => {
+    const core = server.platform.core;
+    const before = await core.db.selectFrom('exports').select(['id', 'file']).where('workspace_id', '=', A.workspaceId).where('status', '=', 'completed').execute();
+    expect(before.length).toBeGreaterThan(0);
+    expect(await purgeExpiredExports(core, 7)).toBe(0);
+    await core.db.updateTable('exports').set({ updated_at: core.clock.now() - 8 * 86_400_000 }).where('id', '=', before[0].id).execute();
+    expect(await purgeExpiredExports(core, 7)).toBe(1);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(before[0].file!)).toBe(false);
+    expect((await api(server.url, 'GET', `/v1/exports/${before[0].id}`, { key: A.apiKey })).status).toBe(404);
   });
 });

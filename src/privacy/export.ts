@@ -476,6 +476,17 @@ export async function deleteExport(core: Core, row: Pick<ExportsTable, 'id' | 'f
   await core.db.deleteFrom('exports').where('id', '=', row.id).execute();
 }
 
+/**
+ * Deletes exports finished (completed or failed) more than `days` ago, file and row; returns how
+ * many. For the retention table (MAILSTACK_EXPORT_DAYS, src/privacy/retention.ts on h-privacy).
+ */
+export async function purgeExpiredExports(core: Core, days: number): Promise<number> {
+  const cutoff = core.clock.now() - days * 86_400_000;
+  const rows = await core.db.selectFrom('exports').select(['id', 'file']).where('status', 'in', ['completed', 'failed']).where('updated_at', '<', cutoff).limit(10_000).execute();
+  for (const r of rows) await deleteExport(core, r);
+  return rows.length;
+}
+
 export function registerExports(core: Core, worker: Worker, _scheduler: Scheduler): void {
   worker.handle(EXPORT_JOB, async ({ exportId }: { exportId: string }) => {
     try {
