@@ -13,6 +13,7 @@ import * as m0008 from './migrations/0008_mailstore_counters.ts';
 import * as m0009 from './migrations/0009_inbound_routing.ts';
 import * as m0010 from './migrations/0010_imap_cache.ts';
 import * as m0030 from './migrations/0030_webmail_counts.ts';
+import * as m0055 from './migrations/0055_exports_erasures.ts';
 import * as m0080 from './migrations/0080_development.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -27,8 +28,13 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009_inbound_routing': m0009,
   '0010_imap_cache': m0010,
   '0030_webmail_counts': m0030,
+  '0055_exports_erasures': m0055,
   '0080_development': m0080,
 };
+
+/** The migrations this version knows, for tools that migrate to a given point (restore). */
+export const migrationProvider = { getMigrations: async () => MIGRATIONS };
+export const migrationNames = (): string[] => Object.keys(MIGRATIONS).sort();
 
 export interface MigrationReport {
   applied: string[];

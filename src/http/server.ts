@@ -33,6 +33,7 @@ import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { notOffered } from './not-offered.ts';
 import { webmailRoutes } from './routes/webmail.ts';
 import { webAppRoutes } from './web-app.ts';
+import { privacyRoutes } from './routes/privacy.ts';
 import { completeOpenApi } from './openapi.ts';
 
 export interface HttpOptions {
@@ -152,6 +153,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   emailMetricsRoutes(app, core);
   autoconfigRoutes(app, core);
   webmailRoutes(app, core);
+  privacyRoutes(app, core);
   return app;
 }
 
