@@ -25,6 +25,9 @@ const EXPECTED: Record<Permission, Grantee[]> = {
   'suppressions:manage': ['owner', 'admin', 'developer'],
   'inboxes:read': ['owner', 'admin', 'developer', 'viewer'],
   'inboxes:manage': ['owner', 'admin', 'developer'],
+  'campaigns:read': ['owner', 'admin', 'developer', 'viewer'],
+  'campaigns:manage': ['owner', 'admin', 'developer'],
+  'broadcasts:send': ['owner', 'admin', 'developer'],
 };
 
 describe('the permission table', () => {

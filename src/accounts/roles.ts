@@ -26,6 +26,10 @@ export const PERMISSIONS = {
   // Hosted mailboxes (inboxes), their mail, aliases, forwarding and app passwords.
   'inboxes:read':     ['owner', 'admin', 'developer', 'viewer'],
   'inboxes:manage':   ['owner', 'admin', 'developer'],
+  // Campaigns: contacts, properties, segments, topics, templates, broadcasts, imports.
+  'campaigns:read':   ['owner', 'admin', 'developer', 'viewer'],
+  'campaigns:manage': ['owner', 'admin', 'developer'],
+  'broadcasts:send':  ['owner', 'admin', 'developer'],
 } as const satisfies Record<string, readonly Grantee[]>;
 
 export type Permission = keyof typeof PERMISSIONS;
