@@ -30,7 +30,7 @@ import { receivingRoutes } from './routes/receiving.ts';
 import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
-import { contactRoutes } from './routes/contacts.ts';
+import { contactRoutes, templateRoutes } from './routes/contacts.ts';
 import { notOffered } from './not-offered.ts';
 import { completeOpenApi } from './openapi.ts';
 
@@ -146,6 +146,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   emailMetricsRoutes(app, core);
   autoconfigRoutes(app, core);
   contactRoutes(app, core);
+  templateRoutes(app, core);
   return app;
 }
 

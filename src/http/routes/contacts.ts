@@ -12,6 +12,7 @@ import {
   addContactSegment, contactSegments, contactTopics, createSegment, createTopic, getSegment, getTopic, listSegments, listTopics, removeContactSegment,
   removeSegment, removeTopic, updateContactTopics, updateSegment, updateTopic,
 } from '../../campaigns/audience.ts';
+import { createTemplate, duplicateTemplate, getTemplate, listTemplates, publishTemplate, removeTemplate, updateTemplate } from '../../campaigns/templates.ts';
 import type { Core } from '../../core/core.ts';
 import { principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
@@ -85,4 +86,15 @@ export function contactRoutes(app: FastifyInstance, core: Core) {
   topic('GET', '/v1/topics/:id', 'campaigns:read', 'Get a topic', (ws, r) => getTopic(core, ws, p(r).id));
   topic('PATCH', '/v1/topics/:id', 'campaigns:manage', 'Rename or describe a topic', (ws, r) => updateTopic(core, ws, p(r).id, r.body));
   topic('DELETE', '/v1/topics/:id', 'campaigns:manage', 'Remove a topic', (ws, r) => removeTopic(core, ws, p(r).id));
+}
+
+export function templateRoutes(app: FastifyInstance, core: Core) {
+  const route = campaignRoute(app, 'Templates');
+  route('POST', '/v1/templates', 'campaigns:manage', 'Create a template (a draft until published)', (ws, r) => createTemplate(core, ws, r.body), 201);
+  route('GET', '/v1/templates', 'campaigns:read', 'List templates', (ws, r) => listTemplates(core, ws, pageOf(q(r))));
+  route('GET', '/v1/templates/:id', 'campaigns:read', 'Get a template (its current version) by id or alias', (ws, r) => getTemplate(core, ws, p(r).id));
+  route('PATCH', '/v1/templates/:id', 'campaigns:manage', 'Edit a template (a published one gets a new unpublished version)', (ws, r) => updateTemplate(core, ws, p(r).id, r.body));
+  route('DELETE', '/v1/templates/:id', 'campaigns:manage', 'Remove a template', (ws, r) => removeTemplate(core, ws, p(r).id));
+  route('POST', '/v1/templates/:id/duplicate', 'campaigns:manage', 'Copy a template as a new draft', (ws, r) => duplicateTemplate(core, ws, p(r).id), 201);
+  route('POST', '/v1/templates/:id/publish', 'campaigns:manage', 'Publish the current version (sends use it)', (ws, r) => publishTemplate(core, ws, p(r).id));
 }
