@@ -31,6 +31,7 @@ import { checkMode } from './devmode/mode.ts';
 import { metricsOf } from './metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from './metrics/listener.ts';
 import { registerEmailJobs } from './outbound/emails.ts';
+import { registerBroadcastJobs } from './campaigns/broadcasts.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
 export interface Platform {
@@ -102,6 +103,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerRetention(core, worker, scheduler);
   registerMailPurge(core, worker, scheduler);
   registerEmailJobs(core, worker, scheduler);
+  registerBroadcastJobs(core, worker);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;
