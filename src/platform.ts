@@ -32,6 +32,7 @@ import { metricsOf } from './metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from './metrics/listener.ts';
 import { registerEmailJobs } from './outbound/emails.ts';
 import { registerBroadcastJobs } from './campaigns/broadcasts.ts';
+import { registerImportJobs } from './campaigns/imports.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
 export interface Platform {
@@ -104,6 +105,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerMailPurge(core, worker, scheduler);
   registerEmailJobs(core, worker, scheduler);
   registerBroadcastJobs(core, worker);
+  registerImportJobs(core, worker);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;

@@ -31,7 +31,7 @@ import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { contactRoutes, templateRoutes } from './routes/contacts.ts';
-import { broadcastRoutes } from './routes/broadcasts.ts';
+import { broadcastRoutes, importRoutes } from './routes/broadcasts.ts';
 import { notOffered } from './not-offered.ts';
 import { completeOpenApi } from './openapi.ts';
 
@@ -149,6 +149,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   contactRoutes(app, core);
   templateRoutes(app, core);
   broadcastRoutes(app, core);
+  importRoutes(app, core);
   return app;
 }
 

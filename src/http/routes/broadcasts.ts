@@ -1,13 +1,16 @@
-// /v1/broadcasts (Resend's broadcasts.*) and /unsubscribe/:token, the one-click and preference
+// /v1/broadcasts (Resend's broadcasts.*), /v1/contacts/imports (contacts.imports.*) and /unsubscribe/:token, the one-click and preference
 // page of every broadcast message (no sign-in: the sealed token is the credential).
 import { URLSearchParams } from 'node:url';
+import { rm } from 'node:fs/promises';
+import fastifyMultipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import {
   broadcastRecipients, cancelBroadcast, createBroadcast, duplicateBroadcast, getBroadcast, listBroadcasts, removeBroadcast, sendBroadcast, updateBroadcast,
 } from '../../campaigns/broadcasts.ts';
 import { oneClickUnsubscribe, preferencePage, savePreferences } from '../../campaigns/unsubscribe.ts';
-import type { Core } from '../../core/core.ts';
+import { UploadTooLarge, createImport, getImport, importOptionsOf, listImports, receiveFile } from '../../campaigns/imports.ts';
+import { type Core, CoreError, invalid } from '../../core/core.ts';
 import { pageOf } from '../pagination.ts';
 import { campaignRoute } from './contacts.ts';
 
@@ -57,5 +60,49 @@ export function broadcastRoutes(app: FastifyInstance, core: Core) {
       reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
       return reply.type('text/html; charset=utf-8').send(await preferencePage(core, (request.params as any).token, null));
     });
+  });
+}
+
+/** /v1/contacts/imports: a multipart upload (the SDK's form: file, column_map, on_conflict, segments, topics). */
+export function importRoutes(app: FastifyInstance, core: Core) {
+  app.register(async (scope) => {
+    const max = core.settings.importMaxBytes;
+    await scope.register(fastifyMultipart, { limits: { fileSize: max, files: 1, fields: 10, fieldSize: 256 * 1024, parts: 12 }, throwFileSizeLimit: true });
+    const route = campaignRoute(scope, 'Contact imports');
+    const q = (r: any) => r.query as Record<string, any>;
+    route('POST', '/v1/contacts/imports', 'campaigns:manage', 'Import contacts from a CSV upload (multipart `file`), streamed; progress via get', async (ws, request) => {
+      // A declared size over the cap is refused before a byte of the body is read.
+      const declared = Number(request.headers['content-length'] ?? 0);
+      if (declared > max + 1024 * 1024) throw new UploadTooLarge(max);
+      if (!request.isMultipart()) throw invalid('Send the CSV as multipart/form-data with a `file` part (the SDK does).');
+      const fields: Record<string, unknown> = {};
+      let file: string | null = null;
+      try {
+        for await (const part of request.parts()) {
+          if (part.type === 'file') {
+            if (part.fieldname !== 'file' || file) throw invalid('The form must hold one `file` part.');
+            file = await receiveFile(core, part.file);
+          } else {
+            fields[part.fieldname] = part.value;
+          }
+        }
+      } catch (err) {
+        if (file) await rm(file, { force: true });
+        if ((err as any)?.code === 'FST_REQ_FILE_TOO_LARGE') throw new UploadTooLarge(max);
+        if ((err as any)?.code?.startsWith?.('FST_')) throw invalid(`The upload is not a valid form: ${(err as Error).message}`);
+        throw err;
+      }
+      if (!file) throw new CoreError(422, 'missing_required_field', 'Missing `file` field: the CSV to import.');
+      let opts;
+      try {
+        opts = importOptionsOf(fields);
+      } catch (err) {
+        await rm(file, { force: true });
+        throw err;
+      }
+      return { object: 'contact_import', id: await createImport(core, ws, file, opts) };
+    }, 201);
+    route('GET', '/v1/contacts/imports', 'campaigns:read', 'List contact imports', (ws, r) => listImports(core, ws, { ...pageOf(q(r)), status: q(r).status }));
+    route('GET', '/v1/contacts/imports/:id', 'campaigns:read', 'An import: status, rows done of total, counts and the first errors with line numbers', (ws, r) => getImport(core, ws, (r.params as any).id));
   });
 }
