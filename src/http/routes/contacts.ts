@@ -15,6 +15,7 @@ import {
 import { createTemplate, duplicateTemplate, getTemplate, listTemplates, publishTemplate, removeTemplate, updateTemplate } from '../../campaigns/templates.ts';
 import type { Core } from '../../core/core.ts';
 import { principal } from '../auth.ts';
+import { CAMPAIGN_SHAPES } from './campaign-shapes.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -24,13 +25,19 @@ const Key = Type.String({ minLength: 1, maxLength: 320 });
 export function campaignRoute(app: FastifyInstance, tag: string) {
   return (method: Method, url: string, permission: Permission, summary: string, handler: (ws: string, request: FastifyRequest) => Promise<unknown>, status = 200) => {
     const params = [...url.matchAll(/:(\w+)/g)].map((m) => m[1]);
+    const shape = CAMPAIGN_SHAPES[`${method} ${url}`];
+    if (!shape) throw new Error(`no documented shape for ${method} ${url} (campaign-shapes.ts)`);
     app.route({
       method,
       url,
       config: { permission },
+      // The response schema documents; it must never reshape what the handler answers.
+      serializerCompiler: () => (data: unknown) => JSON.stringify(data),
       schema: {
         tags: [tag],
         summary,
+        operationId: shape[0],
+        response: { [status]: shape[1] },
         ...(params.length ? { params: Type.Object(Object.fromEntries(params.map((p) => [p, Key]))) } : {}),
         ...(method === 'GET' ? { querystring: PageQuery } : {}),
       },
