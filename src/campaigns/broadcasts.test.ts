@@ -4,6 +4,7 @@
 // unsubscribed, suppressed and topic-opted-out contacts get nothing and the recipient list says
 // why; a POST of the header's URL unsubscribes at once and the next broadcast skips the contact.
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
+import nodemailer from 'nodemailer';
 import PostalMime from 'postal-mime';
 import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ let receiver: Receiver;
 let resend: Resend;
 let other: Resend;
 let secret: string;
+let smtpPort: number;
 let segmentId: string;
 let topicId: string;
 const ids: Record<string, string> = {};
@@ -31,12 +33,13 @@ const ok = <T>(r: { data: T | null; error: any }): T => {
 beforeAll(async () => {
   dns = await startTestDns();
   const mxPort = await freePort();
+  smtpPort = await freePort();
   mx = await startMx('127.0.0.40', mxPort);
   dns.mx('remote.test', 'mx.remote.test', 10);
   dns.a('mx.remote.test', '127.0.0.40');
   receiver = await startReceiver();
   server = await startTestServer({
-    env: { MAILSTACK_DNS_SERVERS: dns.address, MAILSTACK_MX_PORT: String(mxPort), MAILSTACK_WEBHOOK_ALLOW_PRIVATE: 'true', MAILSTACK_HOSTNAME: 'mx.mailstack.test', MAILSTACK_BROADCAST_RATE: '3' },
+    env: { MAILSTACK_DNS_SERVERS: dns.address, MAILSTACK_MX_PORT: String(mxPort), MAILSTACK_WEBHOOK_ALLOW_PRIVATE: 'true', MAILSTACK_HOSTNAME: 'mx.mailstack.test', MAILSTACK_BROADCAST_RATE: '3', MAILSTACK_SMTP_PORT: String(smtpPort) },
   });
   resend = server.resend((await server.setup('owner@news.test', 'News')).apiKey);
   other = server.resend((await server.setup('owner@rival.test', 'Rival')).apiKey);
@@ -111,9 +114,9 @@ describe('a broadcast to a segment', () => {
 
     const header = (name: string) => a.headers.find((h) => h.key === name)?.value;
     const lu = header('list-unsubscribe')!;
-    expect(lu).toMatch(new RegExp(`^<${server.url}/unsubscribe/[A-Za-z0-9._-]+>$`));
+    expect(lu).toMatch(new RegExp(`^<${server.url}/unsubscribe/[A-Za-z0-9._-]+>, <mailto:unsubscribe\\+[0-9a-f]{48}@send\\.news\\.test\\?subject=unsubscribe>$`));
     expect(header('list-unsubscribe-post')).toBe('List-Unsubscribe=One-Click');
-    unsubscribeUrlOfAda = lu.slice(1, -1);
+    unsubscribeUrlOfAda = /^<([^>]+)>/.exec(lu)![1];
     // The token never shows the address, and the body's link is the header's.
     expect(unsubscribeUrlOfAda).not.toContain('ada');
     expect(a.html).toContain(unsubscribeUrlOfAda);
@@ -167,7 +170,7 @@ describe('unsubscribing', () => {
 
   it('the preference page shows the topics, saves a topic opt-out, and unsubscribes from all', async () => {
     const bobMsg = await PostalMime.parse(messagesTo('bob@remote.test', 'Issue 1')[0].raw);
-    const url = bobMsg.headers.find((h) => h.key === 'list-unsubscribe')!.value.slice(1, -1);
+    const url = /^<([^>]+)>/.exec(bobMsg.headers.find((h) => h.key === 'list-unsubscribe')!.value)![1];
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
@@ -193,6 +196,24 @@ describe('unsubscribing', () => {
     expect(messagesTo('ada@remote.test', 'Issue 2')).toEqual([]);
     expect(messagesTo('bob@remote.test', 'Issue 2')).toEqual([]);
   }, 60_000);
+
+  it('a mail to the header’s mailto: address unsubscribes; a forged one is refused at RCPT', async () => {
+    const cy = await PostalMime.parse(messagesTo('cy@remote.test', 'Issue 1')[0].raw);
+    const mailto = /<mailto:([^?>]+)/.exec(cy.headers.find((h) => h.key === 'list-unsubscribe')!.value)![1];
+    expect(mailto).not.toContain('cy');
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: smtpPort, secure: false, ignoreTLS: true });
+    const info = await transport.sendMail({ from: 'cy@remote.test', to: mailto, subject: 'unsubscribe', text: 'unsubscribe' });
+    expect(info.response).toMatch(/^250 /);
+    expect(ok(await resend.contacts.get(ids.cy)).unsubscribed).toBe(true);
+    const forged = mailto.replace(/^(unsubscribe\+[0-9a-f]{32})[0-9a-f]{16}/, '$10000000000000000');
+    await expect(transport.sendMail({ from: 'x@remote.test', to: forged, subject: 'x', text: 'x' })).rejects.toMatchObject({ responseCode: 550 });
+    // A contact of another workspace cannot be named through this workspace's host.
+    const theirs = ok(await other.contacts.create({ email: 'theirs@remote.test' }));
+    const spoof = `unsubscribe+${theirs.id.replace(/-/g, '')}0000000000000000@send.news.test`;
+    await expect(transport.sendMail({ from: 'x@remote.test', to: spoof, subject: 'x', text: 'x' })).rejects.toMatchObject({ responseCode: 550 });
+    transport.close();
+    expect(ok(await other.contacts.get(theirs.id)).unsubscribed).toBe(false);
+  });
 
   it('refuses a token that is not one, without saying more', async () => {
     const good = unsubscribeUrlOfAda.split('/unsubscribe/')[1];

@@ -16,7 +16,7 @@
 // - Checks are made when each batch runs, not when the broadcast was created: an unsubscribe or
 //   suppression that lands while a broadcast is going out is honoured for every message not yet
 //   handed to the MTA. `cancel` stops the fan-out at the next batch.
-// - Every message carries `List-Unsubscribe` (the one-click HTTPS URL) and
+// - Every message carries `List-Unsubscribe` (the one-click HTTPS URL and a mailto:) and
 //   `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058 §3.1), both under the DKIM
 //   signature (mailauth signs List-* fields by default).
 import type { Core } from '../core/core.ts';
@@ -33,7 +33,7 @@ import { composeMessage, scheduleTime, validateSendRequest } from '../outbound/c
 import { findSuppression } from '../outbound/suppressions.ts';
 import { propertyDefinitions } from './contacts.ts';
 import { escapeHtml, render } from './render.ts';
-import { unsubscribeUrl } from './unsubscribe.ts';
+import { unsubscribeMailto, unsubscribeUrl } from './unsubscribe.ts';
 
 export const BROADCAST_JOB = 'campaigns.broadcast';
 const UNLIMITED_BATCH = 500;
@@ -255,7 +255,8 @@ async function composeFor(core: Core, b: BroadcastsTable, c: ContactsTable, defs
   const req = validateSendRequest(
     {
       from: b.from_header, to: c.email, subject, html, text, reply_to: JSON.parse(b.reply_to_json),
-      headers: { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+      // RFC 2369 §3.2: the HTTPS URL first (the one-click one, RFC 8058), then the mailto.
+      headers: { 'List-Unsubscribe': `<${url}>, <mailto:${await unsubscribeMailto(core, b.workspace_id, c.id, domain.returnPathHost)}?subject=unsubscribe>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
     },
     { now: core.clock.now() },
   );

@@ -7,9 +7,17 @@
 // - A POST of `List-Unsubscribe=One-Click` unsubscribes at once: no sign-in, no confirmation, and a
 //   second POST answers the same (idempotent). The contact's `unsubscribed` is the global opt-out
 //   every later broadcast checks, so the next broadcast skips the contact.
+// - The `mailto:` of List-Unsubscribe is `unsubscribe+<contact id><mac>@<return-path host>` (60
+//   characters, under RFC 5321's 64 for a local part): the MX takes it at the sending domain's
+//   return-path host only when the MAC (HMAC-SHA256 under an instance secret, over workspace and
+//   contact) checks out and the host is a domain of the contact's workspace; any mail to it
+//   unsubscribes the contact. The address names the contact id, never the address.
 // - The preference page (GET) is plain HTML served by the HTTP door, with topic switches and
 //   "unsubscribe from all"; every value put in it is escaped.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Core } from '../core/core.ts';
+import type { Db } from '../db/database.ts';
+import { instanceSecret } from '../secrets/instance-secrets.ts';
 import { CoreError } from '../core/core.ts';
 import { escapeHtml } from './render.ts';
 import { setTopic, unsubscribeContact } from './contacts.ts';
@@ -73,4 +81,36 @@ ${notice ? `<p role="status"><strong>${escapeHtml(notice)}</strong></p>` : ''}
 ${topics.length ? `<form method="post" action="${action}"><input type="hidden" name="action" value="topics"><ul>${rows}</ul><button type="submit">Save</button></form>` : ''}
 <form method="post" action="${action}"><input type="hidden" name="action" value="unsubscribe_all"><button type="submit">Unsubscribe from all</button></form>
 </body></html>`;
+}
+
+const MAILTO = /^unsubscribe\+([0-9a-f]{32})([0-9a-f]{16})$/i;
+
+async function mac(core: Core, workspaceId: string, contactId: string): Promise<string> {
+  const key = await instanceSecret(core, 'list-unsubscribe-mailto');
+  return createHmac('sha256', key).update(`${workspaceId}:${contactId}`).digest('hex').slice(0, 16);
+}
+
+/** The `mailto:` address that unsubscribes this contact, at the sending domain's return-path host. */
+export async function unsubscribeMailto(core: Core, workspaceId: string, contactId: string, returnPathHost: string): Promise<string> {
+  return `unsubscribe+${hex(contactId)}${await mac(core, workspaceId, contactId)}@${returnPathHost}`;
+}
+
+/**
+ * The contact a mailto local part names, when its MAC checks out and one of `workspaceIds` (the
+ * workspaces whose domain has this return-path host) owns it; otherwise null.
+ */
+export async function mailtoContact(core: Core, local: string, workspaceIds: string[]): Promise<{ workspaceId: string; contactId: string } | null> {
+  const m = MAILTO.exec(local);
+  if (!m) return null;
+  const contactId = uuid(m[1].toLowerCase());
+  const c = await core.db.selectFrom('contacts').select(['id', 'workspace_id']).where('id', '=', contactId).executeTakeFirst();
+  if (!c || !workspaceIds.includes(c.workspace_id)) return null;
+  const want = Buffer.from(await mac(core, c.workspace_id, c.id));
+  const got = Buffer.from(m[2].toLowerCase());
+  return want.length === got.length && timingSafeEqual(want, got) ? { workspaceId: c.workspace_id, contactId: c.id } : null;
+}
+
+/** A mail reached a contact's unsubscribe address: unsubscribe it (idempotent). */
+export async function unsubscribeByMail(core: Core, tx: Db, workspaceId: string, contactId: string): Promise<void> {
+  await unsubscribeContact(core, tx, workspaceId, contactId);
 }
