@@ -37,6 +37,7 @@ import { unsubscribeMailto, unsubscribeUrl } from './unsubscribe.ts';
 
 export const BROADCAST_JOB = 'campaigns.broadcast';
 const UNLIMITED_BATCH = 500;
+const COMPOSE_CONCURRENCY = 16;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function str(v: unknown, field: string, max: number): string | null | undefined {
@@ -268,10 +269,10 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
   const started = core.clock.now();
   const b = await core.db.selectFrom('broadcasts').selectAll().where('id', '=', broadcastId).executeTakeFirst();
   if (!b || (b.status !== 'queued' && b.status !== 'sending')) return;
-  const next = (runAt: number) => core.jobs.enqueue(BROADCAST_JOB, { broadcastId }, { runAt, uniqueKey: `broadcast:${broadcastId}:${b.cursor ?? 'start'}:${started}`, maxAttempts: 50 });
+  const enqueueNext = (runAt: number) => core.jobs.enqueue(BROADCAST_JOB, { broadcastId }, { runAt, uniqueKey: `broadcast:${broadcastId}:${b.cursor ?? 'start'}:${started}`, maxAttempts: 50 });
   // One broadcast per workspace fans out at a time, so the workspace's rate holds.
   const earlier = await core.db.selectFrom('broadcasts').select('id').where('workspace_id', '=', b.workspace_id).where('status', '=', 'sending').where('id', '<', b.id).executeTakeFirst();
-  if (earlier) return void (await next(started + 1000));
+  if (earlier) return void (await enqueueNext(started + 1000));
   if (b.status === 'queued') await core.db.updateTable('broadcasts').set({ status: 'sending', updated_at: started }).where('id', '=', b.id).where('status', '=', 'queued').execute();
 
   const rate = core.settings.broadcastRate;
@@ -294,16 +295,20 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
   }
   let domain: SendingDomain | null = null;
   const planned: { c: ContactsTable; skip: string | null; input?: AcceptInput; stored?: StoredMessage }[] = [];
-  for (const c of contacts) {
-    const skip = await skipReason(core.db, b, c, topic?.default_subscription ?? null);
-    if (skip) {
-      planned.push({ c, skip });
-      continue;
-    }
-    domain ??= await domainForSending(core, b.workspace_id, parseMailbox(b.from_header)!.domain);
-    const input = await composeFor(core, b, c, defs, domain);
-    planned.push({ c, skip: null, input, stored: await storeMessage(core, input) });
-  }
+  for (const c of contacts) planned.push({ c, skip: await skipReason(core.db, b, c, topic?.default_subscription ?? null) });
+  if (planned.some((p) => !p.skip)) domain = await domainForSending(core, b.workspace_id, parseMailbox(b.from_header)!.domain);
+  // Composing, signing and fsyncing are independent per message: several at once.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: COMPOSE_CONCURRENCY }, async () => {
+      while (next < planned.length) {
+        const p = planned[next++];
+        if (p.skip) continue;
+        p.input = await composeFor(core, b, p.c, defs, domain!);
+        p.stored = await storeMessage(core, p.input);
+      }
+    }),
+  );
 
   const done = await core.store.transaction(async (tx) => {
     // Canceled while this batch was being prepared: hand nothing more to the MTA.
@@ -324,7 +329,7 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
   if (!done) {
     b.cursor = contacts.at(-1)!.id;
     // A second after this batch was handed over: no window of one second ever holds two batches.
-    await next(rate > 0 ? core.clock.now() + 1000 : core.clock.now());
+    await enqueueNext(rate > 0 ? core.clock.now() + 1000 : core.clock.now());
   }
 }
 

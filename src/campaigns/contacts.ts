@@ -16,7 +16,7 @@ import { isUuid, newId } from '../core/ids.ts';
 import type { Db } from '../db/database.ts';
 import { type PageRequest, paginate } from '../db/paginate.ts';
 import type { ContactPropertiesTable, ContactsTable } from '../db/schema.ts';
-import { emitEvent } from '../events/webhooks.ts';
+import { emitEvent, emitEvents } from '../events/webhooks.ts';
 
 export type Contact = ContactsTable;
 export type PropertyValue = string | number;
@@ -360,4 +360,40 @@ export async function removeContact(core: Core, workspaceId: string, idOrEmail: 
     await emitEvent(core, workspaceId, 'contact.deleted', eventData(c), tx);
     return { object: 'contact' as const, contact: c.id, deleted: true };
   });
+}
+
+/**
+ * writeContact for many inputs at once (imports): new addresses are inserted with multi-row
+ * inserts and their events emitted together; an address that exists, or repeats within
+ * `inputs`, goes through writeContact in order. Outcomes are in the order of `inputs`.
+ */
+export async function writeContacts(core: Core, tx: Db, workspaceId: string, inputs: ContactInput[], defs: Map<string, ContactPropertiesTable>, mode: 'upsert' | 'skip'): Promise<('created' | 'updated' | 'skipped')[]> {
+  const emails = [...new Set(inputs.map((i) => i.email))];
+  const existing = new Set<string>();
+  for (let i = 0; i < emails.length; i += 500) {
+    for (const r of await tx.selectFrom('contacts').select('email').where('workspace_id', '=', workspaceId).where('email', 'in', emails.slice(i, i + 500)).execute()) existing.add(r.email);
+  }
+  const now = core.clock.now();
+  const outcomes: ('created' | 'updated' | 'skipped')[] = new Array(inputs.length);
+  const fresh: Contact[] = [];
+  const later: number[] = [];
+  const taken = new Set<string>();
+  inputs.forEach((input, i) => {
+    if (existing.has(input.email) || taken.has(input.email)) return void later.push(i);
+    taken.add(input.email);
+    fresh.push({ id: newId(now), workspace_id: workspaceId, email: input.email, first_name: input.firstName ?? null, last_name: input.lastName ?? null, unsubscribed: input.unsubscribed ? 1 : 0, properties_json: JSON.stringify(mergeProperties(defs, {}, input.properties)), created_at: now, updated_at: now });
+    outcomes[i] = 'created';
+  });
+  const byEmail = new Map(inputs.map((inp) => [inp.email, inp]));
+  for (let i = 0; i < fresh.length; i += 200) {
+    const part = fresh.slice(i, i + 200);
+    await tx.insertInto('contacts').values(part).execute();
+    const segs = part.flatMap((c) => (byEmail.get(c.email)!.segments ?? []).map((s) => ({ workspace_id: workspaceId, contact_id: c.id, segment_id: s.id.toLowerCase(), created_at: now })));
+    if (segs.length) await tx.insertInto('contact_segments').values(segs).execute();
+    const tops = part.flatMap((c) => (byEmail.get(c.email)!.topics ?? []).map((t) => ({ workspace_id: workspaceId, contact_id: c.id, topic_id: t.id.toLowerCase(), subscription: t.subscription, updated_at: now })));
+    if (tops.length) await tx.insertInto('contact_topics').values(tops).execute();
+  }
+  await emitEvents(core, workspaceId, fresh.map((c) => ({ type: 'contact.created' as const, data: eventData(c) })), tx);
+  for (const i of later) outcomes[i] = (await writeContact(core, tx, workspaceId, inputs[i], defs, mode)).outcome;
+  return outcomes;
 }

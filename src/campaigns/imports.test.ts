@@ -108,6 +108,20 @@ describe('contact imports', () => {
     expect((await resend.contacts.list({ limit: 100 })).data!.data.length).toBe(before);
   });
 
+  it('a file that turns hostile further down fails cleanly, saying how many rows were applied', async () => {
+    const rows = ['email'];
+    for (let i = 0; i < 600; i++) rows.push(`early${i}@example.net`);
+    rows.push(`"${'x'.repeat(100_000)}@example.net"`);
+    rows.push('late@example.net');
+    const { data, error } = await resend.contacts.imports.create({ file: csv(rows.join('\n')) });
+    expect(error).toBeNull();
+    const done = await finished(resend, data!.id);
+    expect(done.status).toBe('failed');
+    expect(done.failure).toMatch(/No row was applied|after \d+ rows were applied/);
+    expect(done.rows_done).toBe(done.counts.created + done.counts.updated + done.counts.failed + done.counts.skipped);
+    expect((await resend.contacts.get({ email: 'late@example.net' })).error?.statusCode).toBe(404);
+  });
+
   it('refuses an upload over the size limit, and a 1 GB declared upload before reading it', async () => {
     const big = 'email\n' + 'x'.repeat(MAX + 10);
     const { error } = await resend.contacts.imports.create({ file: csv(big) });
@@ -154,7 +168,7 @@ describe('contact imports', () => {
     expect(first).toMatchObject({ status: 'in_progress', processed: 500 });
     const second = await runImport(core, id);
     expect(second).toMatchObject({ status: 'completed', processed: 1500, created: 1500, updated: 0 });
-  });
+  }, 120_000);
 
   it('mailstack contacts import FILE --workspace W imports from the CLI with progress lines', async () => {
     const file = path.join(server.db.dataDir, 'cli.csv');

@@ -30,7 +30,7 @@ import { type PageRequest, paginate } from '../db/paginate.ts';
 import type { ContactImportsTable, ContactPropertiesTable } from '../db/schema.ts';
 import type { Worker } from '../jobs/worker.ts';
 import {
-  type ContactInput, checkSegmentsField, checkTopicsField, normaliseContactEmail, propertyDefinitions, requireSegments, requireTopics, writeContact, MAX_NAME,
+  type ContactInput, checkSegmentsField, checkTopicsField, normaliseContactEmail, propertyDefinitions, requireSegments, requireTopics, writeContacts, MAX_NAME,
 } from './contacts.ts';
 
 export const IMPORT_JOB = 'campaigns.import';
@@ -303,6 +303,7 @@ export async function runImport(core: Core, importId: string, hooks: { onProgres
       const cur = await tx.selectFrom('contact_imports').selectAll().where('id', '=', importId).executeTakeFirstOrThrow();
       const counts = { created: cur.created, updated: cur.updated, skipped: cur.skipped, failed: cur.failed };
       const errors = JSON.parse(cur.errors_json) as { line: number; email: string | null; message: string }[];
+      const good: ContactInput[] = [];
       for (const row of rows) {
         const input = rowToContact(row.cells, mapping!, opts, defs);
         if (typeof input === 'string') {
@@ -310,15 +311,10 @@ export async function runImport(core: Core, importId: string, hooks: { onProgres
           if (errors.length < MAX_ERRORS) errors.push({ line: row.line, email: row.cells[mapping!.email]?.slice(0, 320) ?? null, message: input });
           continue;
         }
-        try {
-          const { outcome } = await writeContact(core, tx, r.workspace_id, input, defs, opts.on_conflict);
-          counts[outcome]++;
-        } catch (err) {
-          if (!(err instanceof CoreError) || err.status >= 500) throw err;
-          counts.failed++;
-          if (errors.length < MAX_ERRORS) errors.push({ line: row.line, email: input.email, message: err.message });
-        }
+        good.push(input);
       }
+      // Rows are checked above (types, lengths), so writing them refuses nothing the row check passed.
+      for (const outcome of await writeContacts(core, tx, r.workspace_id, good, defs, opts.on_conflict)) counts[outcome]++;
       const next = { ...counts, processed: cur.processed + rows.length, errors_json: JSON.stringify(errors), updated_at: core.clock.now() };
       await tx.updateTable('contact_imports').set(next).where('id', '=', importId).execute();
       return { ...cur, ...next };
