@@ -187,7 +187,8 @@ describe('contact imports', () => {
   }, 150_000);
 
   it('another workspace cannot read an import nor see what it created', async () => {
-    const { data } = await resend.contacts.imports.create({ file: csv('email\nwall@example.org\n') });
+    const { data, error } = await resend.contacts.imports.create({ file: csv('email\nwall@example.org\n') });
+    expect(error).toBeNull();
     await finished(resend, data!.id);
     expect((await other.contacts.imports.get(data!.id)).error?.statusCode).toBe(404);
     expect((await other.contacts.imports.list()).data!.data).toEqual([]);
