@@ -33,6 +33,8 @@ import { type MetricsListener, startMetricsListener } from './metrics/listener.t
 import { registerEmailJobs } from './outbound/emails.ts';
 import { registerExports } from './privacy/export.ts';
 import { registerScheduledBackups } from './backup/backup.ts';
+import { registerBroadcastJobs } from './campaigns/broadcasts.ts';
+import { registerImportJobs } from './campaigns/imports.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
 export interface Platform {
@@ -106,6 +108,8 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerEmailJobs(core, worker, scheduler);
   registerExports(core, worker, scheduler);
   registerScheduledBackups(core, worker, scheduler);
+  registerBroadcastJobs(core, worker);
+  registerImportJobs(core, worker);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;

@@ -27,6 +27,9 @@ const EXPECTED: Record<Permission, Grantee[]> = {
   'inboxes:manage': ['owner', 'admin', 'developer'],
   'exports:manage': ['owner', 'admin'],
   'erasures:manage': ['owner', 'admin'],
+  'campaigns:read': ['owner', 'admin', 'developer', 'viewer'],
+  'campaigns:manage': ['owner', 'admin', 'developer'],
+  'broadcasts:send': ['owner', 'admin', 'developer'],
 };
 
 describe('the permission table', () => {

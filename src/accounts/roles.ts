@@ -29,6 +29,10 @@ export const PERMISSIONS = {
   // Data portability and erasure (src/privacy/).
   'exports:manage':   ['owner', 'admin'],
   'erasures:manage':  ['owner', 'admin'],
+  // Campaigns: contacts, properties, segments, topics, templates, broadcasts, imports.
+  'campaigns:read':   ['owner', 'admin', 'developer', 'viewer'],
+  'campaigns:manage': ['owner', 'admin', 'developer'],
+  'broadcasts:send':  ['owner', 'admin', 'developer'],
 } as const satisfies Record<string, readonly Grantee[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

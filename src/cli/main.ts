@@ -6,6 +6,7 @@ import { printJson, withCore } from './context.ts';
 import { adminCommands } from './admin.ts';
 import { privacyCommands } from './privacy.ts';
 import { backupCommands } from './backup.ts';
+import { contactCommands } from './contacts.ts';
 import { rotateKeys } from './rotate-keys.ts';
 import { setup } from './setup.ts';
 import { serve } from './serve.ts';
@@ -86,6 +87,7 @@ program
 adminCommands(program);
 privacyCommands(program);
 backupCommands(program);
+contactCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SettingsError) {

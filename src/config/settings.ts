@@ -103,6 +103,10 @@ export interface Settings {
   backupScheduleMs: number | null;
   /** Where scheduled backups go (MAILSTACK_BACKUP_DIR; default <data>/backups). */
   backupDir: string;
+  /** Broadcast messages handed to the MTA per second per workspace (MAILSTACK_BROADCAST_RATE); 0: no limit. */
+  broadcastRate: number;
+  /** Largest CSV a contact import accepts (MAILSTACK_IMPORT_MAX_BYTES); a larger upload is refused. */
+  importMaxBytes: number;
 }
 
 export interface SmarthostSettings {
@@ -197,6 +201,8 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     // About 5 days in all (RFC 5321 §4.5.4.1: give up after 4-5 days).
     retryDelaysMs: durationList(get, 'RETRY_DELAYS', '1m,5m,15m,30m,1h,2h,4h,8h,12h,24h,24h,24h'),
     mxConcurrency: int(get, 'MX_CONCURRENCY', 5, 1, 100, 'a whole number'),
+    broadcastRate: int(get, 'BROADCAST_RATE', 50, 0, 1_000_000, 'messages per second (0: no limit)'),
+    importMaxBytes: int(get, 'IMPORT_MAX_BYTES', 200 * 1024 * 1024, 1024, 1024 ** 4, 'a size in bytes'),
     mailboxQuotaBytes: int(get, 'MAILBOX_QUOTA_BYTES', 10 * 1024 ** 3, 1024, 1024 ** 5, 'a size in bytes'),
     trashDays: int(get, 'TRASH_DAYS', 30, 1, 36500, 'a number of days'),
     dmarcReject: bool(get, 'DMARC_REJECT', true),

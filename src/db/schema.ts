@@ -12,6 +12,7 @@ import type { RequestsSchema } from './schema/requests.ts';
 import type { MailstoreSchema } from './schema/mailstore.ts';
 import type { DevelopmentSchema } from './schema/development.ts';
 import type { PrivacySchema } from './schema/privacy.ts';
+import type { CampaignsSchema } from './schema/campaigns.ts';
 
 export type * from './schema/accounts.ts';
 export type * from './schema/domains.ts';
@@ -25,4 +26,6 @@ export type * from './schema/mailstore.ts';
 export type * from './schema/development.ts';
 export type * from './schema/privacy.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema {}
+export type * from './schema/campaigns.ts';
+
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema, CampaignsSchema {}

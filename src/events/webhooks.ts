@@ -313,6 +313,31 @@ export async function emitEvent(core: Core, workspaceId: string, type: EventType
   return tx ? run(tx) : core.store.transaction(run);
 }
 
+/**
+ * emitEvent for many events of one workspace in the caller's transaction, with one look-up of the
+ * endpoints and multi-row inserts (a contact import emits one per row). Same records, same
+ * deliveries as calling emitEvent for each.
+ */
+export async function emitEvents(core: Core, workspaceId: string, events: { type: EventType; data: Record<string, unknown> }[], tx: Db): Promise<void> {
+  if (!events.length) return;
+  for (const e of events) if (!isEventType(e.type)) throw invalid(`Unknown event type ${JSON.stringify(e.type)}.`);
+  const now = core.clock.now();
+  const rows = events.map((e) => ({ id: newId(now), workspace_id: workspaceId, type: e.type, payload: JSON.stringify({ type: e.type, created_at: iso(now), data: e.data }), created_at: now }));
+  for (let i = 0; i < rows.length; i += 500) await tx.insertInto('event_records').values(rows.slice(i, i + 500)).execute();
+  const endpoints = await tx.selectFrom('webhooks').select(['id', 'events']).where('workspace_id', '=', workspaceId).where('status', '=', 'enabled').execute();
+  for (const w of endpoints) {
+    const wanted = new Set(JSON.parse(w.events) as string[]);
+    for (const r of rows) {
+      if (!wanted.has(r.type)) continue;
+      await tx
+        .insertInto('webhook_deliveries')
+        .values({ webhook_id: w.id, event_id: r.id, workspace_id: workspaceId, status: 'pending', series: 1, attempts: 0, next_attempt_at: now, last_attempt_at: null, created_at: now, updated_at: now })
+        .execute();
+      await enqueueDelivery(core, { webhookId: w.id, eventId: r.id, series: 1, attempt: 1 }, now, tx);
+    }
+  }
+}
+
 async function findDelivery(db: Db, workspaceId: string, webhookId: string, eventId: string): Promise<WebhookDeliveriesTable> {
   const row = await db
     .selectFrom('webhook_deliveries')

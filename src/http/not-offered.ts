@@ -21,32 +21,6 @@ const FEATURES: Feature[] = [
   { sdk: 'oauthGrants.*', hosted: true, why: 'OAuth grants to third-party apps are a feature of Resend’s hosted service; use API keys', routes: ['GET /oauth/grants', 'DELETE /oauth/grants/:id'] },
   { sdk: 'emails.share', hosted: true, why: 'public share links for sent emails are a feature of Resend’s hosted service', routes: ['POST /emails/:id/share'] },
   { sdk: 'usage.get', routes: ['GET /usage'] },
-  {
-    sdk: 'contacts.*',
-    routes: [
-      'POST /contacts', 'GET /contacts', 'GET /contacts/:id', 'PATCH /contacts/:id', 'DELETE /contacts/:id',
-      'GET /contacts/:id/segments', 'POST /contacts/:id/segments/:segment', 'DELETE /contacts/:id/segments/:segment',
-      'GET /contacts/:id/topics', 'PATCH /contacts/:id/topics', 'GET /segments/:segment/contacts',
-      'POST /audiences/:audience/contacts', 'GET /audiences/:audience/contacts', 'GET /audiences/:audience/contacts/:id',
-      'PATCH /audiences/:audience/contacts/:id', 'DELETE /audiences/:audience/contacts/:id',
-    ],
-  },
-  { sdk: 'contacts.imports.*', routes: ['POST /contacts/imports', 'GET /contacts/imports', 'GET /contacts/imports/:id'] },
-  { sdk: 'contactProperties.*', routes: ['POST /contact-properties', 'GET /contact-properties', 'GET /contact-properties/:id', 'PATCH /contact-properties/:id', 'DELETE /contact-properties/:id'] },
-  { sdk: 'segments.* (and audiences.*)', routes: ['POST /segments', 'GET /segments', 'GET /segments/:id', 'PATCH /segments/:id', 'DELETE /segments/:id'] },
-  { sdk: 'topics.*', routes: ['POST /topics', 'GET /topics', 'GET /topics/:id', 'PATCH /topics/:id', 'DELETE /topics/:id'] },
-  {
-    sdk: 'templates.*',
-    routes: ['POST /templates', 'GET /templates', 'GET /templates/:id', 'PATCH /templates/:id', 'DELETE /templates/:id', 'POST /templates/:id/duplicate', 'POST /templates/:id/publish'],
-  },
-  {
-    sdk: 'broadcasts.*',
-    routes: [
-      'POST /broadcasts', 'GET /broadcasts', 'GET /broadcasts/:id', 'PATCH /broadcasts/:id', 'DELETE /broadcasts/:id',
-      'POST /broadcasts/:id/send', 'POST /broadcasts/:id/cancel', 'POST /broadcasts/:id/duplicate',
-      'GET /broadcasts/:id/recipients', 'GET /broadcasts/:id/clicked-links',
-    ],
-  },
   { sdk: 'events.*', routes: ['POST /events', 'POST /events/send', 'GET /events', 'GET /events/:id', 'PATCH /events/:id', 'DELETE /events/:id'] },
   {
     sdk: 'automations.*',

@@ -95,6 +95,26 @@ describe('the SDK against this node', () => {
     }
   });
 
+  it('the campaign methods reach their own routes; events and automations are said to be not offered', () => {
+    const campaign = seen.filter((s) => /^(contacts|contactProperties|segments|topics|templates|broadcasts|audiences)\./.test(s.call));
+    // Every one of these SDK methods was called and answered by a route of ours.
+    const calls = new Set(campaign.map((s) => s.call));
+    for (const m of [
+      'contacts.create', 'contacts.list', 'contacts.get', 'contacts.update', 'contacts.remove', 'contacts.imports.create', 'contacts.imports.list', 'contacts.imports.get',
+      'contacts.topics.update', 'contacts.topics.list', 'contacts.segments.list', 'contacts.segments.add', 'contacts.segments.remove',
+      'contactProperties.create', 'contactProperties.list', 'contactProperties.get', 'contactProperties.update', 'contactProperties.remove',
+      'segments.create', 'segments.list', 'segments.get', 'segments.update', 'segments.remove', 'topics.create', 'topics.list', 'topics.get', 'topics.update', 'topics.remove',
+      'templates.create', 'templates.get', 'templates.list', 'templates.update', 'templates.remove', 'templates.duplicate', 'templates.publish',
+      'broadcasts.create', 'broadcasts.send', 'broadcasts.list', 'broadcasts.get', 'broadcasts.recipients', 'broadcasts.clickedLinks', 'broadcasts.remove', 'broadcasts.cancel', 'broadcasts.duplicate', 'broadcasts.update',
+    ]) expect(calls, m).toContain(m);
+    expect(campaign.filter((s) => /does not offer/.test(s.body?.message ?? '')).map((s) => `${s.call}: ${s.method} ${s.url}`)).toEqual([]);
+    for (const call of ['events.send', 'automations.list']) {
+      const hits = seen.filter((s) => s.call === call);
+      expect(hits.length, call).toBeGreaterThan(0);
+      for (const h of hits) expect(h.body.message).toMatch(/^Mailstack does not offer Resend's/);
+    }
+  });
+
   it('emails.metrics reaches its own route, not /emails/:id', async () => {
     const { data, error } = await resend.emails.metrics();
     expect(error).toBeNull();

@@ -30,6 +30,8 @@ import { receivingRoutes } from './routes/receiving.ts';
 import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
+import { contactRoutes, templateRoutes } from './routes/contacts.ts';
+import { broadcastRoutes, importRoutes } from './routes/broadcasts.ts';
 import { notOffered } from './not-offered.ts';
 import { webmailRoutes } from './routes/webmail.ts';
 import { webAppRoutes } from './web-app.ts';
@@ -154,6 +156,10 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   autoconfigRoutes(app, core);
   webmailRoutes(app, core);
   privacyRoutes(app, core);
+  contactRoutes(app, core);
+  templateRoutes(app, core);
+  broadcastRoutes(app, core);
+  importRoutes(app, core);
   return app;
 }
 

@@ -22,7 +22,9 @@
 //   return-path host, so a token cannot be replayed through another tenant's host —, the role
 //   addresses `postmaster` (RFC 5321 §4.5.1 requires it) and `abuse` (RFC 2142), where feedback
 //   loops send ARF reports, and SRS0 addresses whose hash and age check out (srs.ts): the bounce of
-//   a message we forwarded, sent on to the original sender.
+//   a message we forwarded, sent on to the original sender; and a broadcast's `mailto:`
+//   unsubscribe address (`unsubscribe+<contact><mac>@`, src/campaigns/unsubscribe.ts), whose MAC
+//   must check out for a workspace owning the host.
 // - `deliverInbound` refuses before it commits anything, and answers 250 only once every change is
 //   committed; the door sends the reply only after it returns, so an acknowledged message is never
 //   lost (the blob is fsynced before the commit, see deliver.ts).
@@ -38,6 +40,7 @@ import { passOnSrsBounce } from './forward.ts';
 import { srsDecode } from './srs.ts';
 import type { DeliveryOutcome, InboundMessage, InboundTarget, RcptDecision, ReportTarget } from './types.ts';
 import { metricsOf } from '../metrics/metrics.ts';
+import { mailtoContact, unsubscribeByMail } from '../campaigns/unsubscribe.ts';
 
 const ROLE_ADDRESSES = new Set(['postmaster', 'abuse']);
 
@@ -116,6 +119,8 @@ async function routeReturnPath(core: Core, rawLocal: string, local: string, host
   if (ROLE_ADDRESSES.has(local)) {
     return { accept: true, target: { kind: 'report_address', address: `${local}@${host}`, host, workspaceIds: [...new Set(domains.map((d) => d.workspace_id))] } };
   }
+  const unsub = await mailtoContact(core, local, [...new Set(domains.map((d) => d.workspace_id))]);
+  if (unsub) return { accept: true, target: { kind: 'unsubscribe', address: `${local}@${host}`, ...unsub } };
   const token = verpToken(address);
   if (token) {
     const r = await core.db
@@ -180,6 +185,13 @@ export async function deliverInbound(core: Core, message: InboundMessage): Promi
     replies.push(outcome);
   }
   if (srs.length) replies.push(await passOnSrsBounce(core, message, srs));
+  const unsubscribes = message.targets.filter((t): t is Extract<InboundTarget, { kind: 'unsubscribe' }> => t.kind === 'unsubscribe');
+  if (unsubscribes.length) {
+    await core.store.transaction(async (tx) => {
+      for (const t of unsubscribes) await unsubscribeByMail(core, tx, t.workspaceId, t.contactId);
+    });
+    replies.push({ code: 250, enhanced: '2.0.0', reply: 'OK: unsubscribed' });
+  }
   if (reports.length) replies.push(await processReports(core, message, reports));
   if (!replies.length) return { code: 250, enhanced: '2.0.0', reply: 'OK: nothing to do' };
   return replies.length === 1 ? replies[0] : { code: 250, enhanced: '2.0.0', reply: 'OK: delivered' };

@@ -37,9 +37,11 @@ import { type AcceptInput, type AttachmentMeta, RELEASE_JOB, acceptMessage, blob
 import { parseMailbox } from './addresses.ts';
 import { type SendRequest, composeMessage, resolveAttachments, scheduleTime, validateSendRequest } from './compose.ts';
 import * as idem from './idempotency.ts';
+import { applyTemplate } from '../campaigns/templates.ts';
 import { setRecipientStatus } from './recipients.ts';
 
 export const MAX_BATCH = 100;
+const TEMPLATE_ERROR = Symbol('template error');
 export const IDEMPOTENCY_PURGE_JOB = 'outbound.idempotency_purge';
 const STATUSES = ['bounced', 'canceled', 'clicked', 'complained', 'delivered', 'delivery_delayed', 'failed', 'opened', 'queued', 'scheduled', 'sent', 'suppressed'];
 
@@ -97,7 +99,7 @@ async function idempotent(core: Core, ctx: SendContext, key: string | null, hash
 /** POST /emails. */
 export async function sendEmail(core: Core, ctx: SendContext, body: unknown, idempotencyKey: string | null): Promise<ApiResult> {
   if (idempotencyKey !== null) idem.checkKey(idempotencyKey);
-  const req = validateSendRequest(body, { now: core.clock.now() });
+  const req = validateSendRequest(await applyTemplate(core, ctx.workspaceId, body), { now: core.clock.now() });
   const hash = idem.requestHash({ endpoint: 'POST /emails', body });
   return idempotent(core, ctx, idempotencyKey, hash, async (commit) => {
     const input = await prepare(core, ctx, req, 'api', new Map(), idempotencyKey);
@@ -130,8 +132,12 @@ export async function sendBatch(core: Core, ctx: SendContext, body: unknown, mod
     if (validation === 'strict') throw new CoreError(err.status, err.code, `emails[${index}]: ${err.message}`);
     errors.push({ index, message: err.message });
   };
-  body.forEach((item, index) => {
+  // Templates are rendered first (a lookup each); a failure is that item's error like any other.
+  const items: unknown[] = [];
+  for (const item of body) items.push(await applyTemplate(core, ctx.workspaceId, item).catch((err: unknown) => ({ [TEMPLATE_ERROR]: err })));
+  items.forEach((item, index) => {
     try {
+      if (item && typeof item === 'object' && TEMPLATE_ERROR in item) throw (item as any)[TEMPLATE_ERROR];
       valid.push({ index, req: validateSendRequest(item, { now, batch: true }) });
     } catch (err) {
       reject(index, err);
