@@ -91,6 +91,10 @@ export function internalDate(ms: number): string {
 
 const BATCH = 100;
 
+async function messageStillThere(s: Session, id: string): Promise<boolean> {
+  return !!(await s.core.db.selectFrom('messages').select('id').where('id', '=', id).executeTakeFirst());
+}
+
 export async function fetch(s: Session, cmd: Command): Promise<Completion> {
   const sel = s.selected!;
   const set = parseSeqSet(cmd.args.atom());
@@ -157,10 +161,18 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
       const row = rows[i];
       const seq = sel.seqOf(row.uid);
       if (!seq) continue;
-      const raw = raws[i];
+      let raw = raws[i];
       if (rawNeeded[i] && !raw) {
-        unreadable++;
-        continue;
+        // The row was read before another session expunged it and its body was released: it is
+        // simply gone, like a message whose row we no longer find (RFC 9051 §7.4.1 lets the server
+        // omit an expunged message's data; its EXPUNGE comes when allowed). A body missing under
+        // a message that still exists is a real fault.
+        if (!(await messageStillThere(s, row.id))) continue;
+        raw = await blobs.get(row.blob_id).catch(() => null);
+        if (!raw) {
+          unreadable++;
+          continue;
+        }
       }
       let root: MimeNode | null = null;
       const mime = () => (root ??= indexMime(raw!));

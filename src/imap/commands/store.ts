@@ -182,6 +182,7 @@ export async function append(s: Session, cmd: Command): Promise<Completion> {
           mailbox: current,
           folderId: folder.id,
           blobId: p.blobId,
+          raw: p.m.data,
           size: p.m.data.length,
           parsed: p.parsed,
           internalDate: p.m.date ?? now,
