@@ -196,7 +196,7 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
             add('UID', row.uid);
             break;
           case 'FLAGS':
-            add('FLAGS', imapFlags(row).map(atom));
+            add('FLAGS', s.shownFlags(row.uid, imapFlags(row)).map(atom));
             break;
           case 'INTERNALDATE':
             add('INTERNALDATE', internalDate(row.internal_date));
@@ -258,7 +258,7 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
           }
         }
       }
-      if (flagged.has(row.uid)) add('FLAGS', imapFlags(row).map(atom));
+      if (flagged.has(row.uid)) add('FLAGS', s.shownFlags(row.uid, imapFlags(row)).map(atom));
       if (withModseq || (s.condstore && seen.has('FLAGS'))) add('MODSEQ', [row.modseq]);
       s.untagged(`${seq} FETCH (`, serializeItems(out), ')');
       await s.maybeFlush();

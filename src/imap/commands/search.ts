@@ -20,6 +20,7 @@ import { Args, Bad, type Token, atomOf, stringOf } from '../syntax.ts';
 type Crit =
   | { k: 'all' }
   | { k: 'none' }
+  | { k: 'recent'; want: boolean }
   | { k: 'and'; v: Crit[] }
   | { k: 'or'; a: Crit; b: Crit }
   | { k: 'not'; v: Crit }
@@ -91,12 +92,14 @@ class CritParser {
     if (TEXT_KEYS[key]) return { k: 'text', field: TEXT_KEYS[key], needle: this.str() };
     switch (key) {
       case 'ALL':
-      case 'OLD':
         return { k: 'all' };
-      case 'NEW':
+      // \Recent in this session (RFC 3501 §6.4.4; IMAP4rev2 dropped the keys, IMAP4rev1 clients use them).
       case 'RECENT':
-        // No session ever sees \Recent (IMAP4rev2 dropped it, RFC 9051 Appendix E).
-        return { k: 'none' };
+        return { k: 'recent', want: true };
+      case 'OLD':
+        return { k: 'recent', want: false };
+      case 'NEW':
+        return { k: 'and', v: [{ k: 'recent', want: true }, { k: 'flag', col: 'seen', want: false }] };
       case 'NOT':
         if (this.depth > 20) throw new Bad('Search criteria too deeply nested');
         return { k: 'not', v: new CritParser(this.args, this.depth + 1).one() };
@@ -172,12 +175,14 @@ function walk(c: Crit, fn: (c: Crit) => void): void {
   else if (c.k === 'not') walk(c.v, fn);
 }
 
-function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number[]; now: number; kw: (r: Row) => string[] }): boolean {
+function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number[]; recent: ReadonlySet<number>; now: number; kw: (r: Row) => string[] }): boolean {
   switch (c.k) {
     case 'all':
       return true;
     case 'none':
       return false;
+    case 'recent':
+      return ctx.recent.has(r.uid) === c.want;
     case 'and':
       return c.v.every((x) => test(x, r, seq, ctx));
     case 'or':
@@ -250,6 +255,7 @@ async function run(s: Session, crit: Crit): Promise<Row[]> {
   const ctx = {
     uids: sel.uids,
     saved: s.saved,
+    recent: sel.recent,
     now: s.core.clock.now(),
     kw: (r: Row) => {
       let k = kwCache.get(r.keywords);

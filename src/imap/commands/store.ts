@@ -62,7 +62,8 @@ export async function store(s: Session, cmd: Command): Promise<Completion> {
     if (u.changed) sel.reported.set(u.uid, u.modseq);
     const uidPart = cmd.uid || s.qresync ? `UID ${u.uid} ` : '';
     const modseq = s.condstore ? ` MODSEQ (${u.modseq})` : '';
-    if (!silent) s.untagged(`${seq} FETCH (${uidPart}FLAGS (${u.flags.join(' ')})${modseq})`);
+    const shown = s.shownFlags(u.uid, u.flags);
+    if (!silent) s.untagged(`${seq} FETCH (${uidPart}FLAGS (${shown.join(' ')})${modseq})`);
     // RFC 7162 §3.1.3: with UNCHANGEDSINCE, a changed message is reported with its MODSEQ even when silent.
     else if (unchangedSince !== undefined && u.changed) s.untagged(`${seq} FETCH (${uidPart}MODSEQ (${u.modseq}))`);
   }
