@@ -1,0 +1,111 @@
+// Conformance points Dovecot's imaptest checks, in our own words and over raw sockets so CI proves
+// them without imaptest: \Recent (RFC 3501 §2.3.2), keywords announced in FLAGS before use (RFC
+// 9051 §7.3.5), and the rest of the cases listed in the tests below.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ImapWorld, RawImap, startImapWorld } from '../testkit/imap.ts';
+
+let w: ImapWorld;
+const open: RawImap[] = [];
+
+beforeAll(async () => {
+  w = await startImapWorld();
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  await w?.stop();
+});
+
+async function loggedIn(): Promise<RawImap> {
+  const c = await RawImap.connect(w.plain.port);
+  open.push(c);
+  expect(await c.cmd('L', `LOGIN "${w.address}" "${w.password}"`)).toMatch(/^L OK /m);
+  return c;
+}
+
+let folders = 0;
+/** A fresh folder holding `n` messages appended over IMAP (each with its own subject). */
+async function folderWith(c: RawImap, n: number, make: (i: number) => string = (i) => `Subject: m${i}\r\n\r\nbody ${i}\r\n`): Promise<string> {
+  const name = `F${++folders}`;
+  expect(await c.cmd('c', `CREATE ${name}`)).toMatch(/^c OK/m);
+  for (let i = 1; i <= n; i++) {
+    const msg = make(i);
+    expect(await c.cmd('a', `APPEND ${name} {${Buffer.byteLength(msg)}+}\r\n${msg}`)).toMatch(/^a OK/m);
+  }
+  return name;
+}
+
+describe('\\Recent (RFC 3501 §2.3.2)', () => {
+  it('EXAMINE shows RECENT without claiming, SELECT claims, STATUS counts what is unclaimed', async () => {
+    const c = await loggedIn();
+    const f = await folderWith(c, 2);
+    expect(await c.cmd('s1', `STATUS ${f} (MESSAGES RECENT)`)).toContain(`* STATUS "${f}" (MESSAGES 2 RECENT 2)`);
+    const ex = await c.cmd('e', `EXAMINE ${f}`);
+    expect(ex).toContain('* 2 RECENT\r\n');
+    expect(await c.cmd('f', 'FETCH 1:2 (FLAGS)')).toContain('* 1 FETCH (FLAGS (\\Recent))');
+    await c.cmd('x', 'CLOSE');
+    expect(await c.cmd('s2', `STATUS ${f} (RECENT)`)).toContain(`(RECENT 2)`);
+    expect(await c.cmd('s', `SELECT ${f}`)).toContain('* 2 RECENT\r\n');
+    expect(await c.cmd('k', 'SEARCH RECENT')).toContain('* SEARCH 1 2\r\n');
+    await c.cmd('x2', 'CLOSE');
+    expect(await c.cmd('s3', `STATUS ${f} (RECENT)`)).toContain(`(RECENT 0)`);
+    // The next session to select sees none of them as recent.
+    const d = await loggedIn();
+    expect(await d.cmd('s', `SELECT ${f}`)).toContain('* 0 RECENT\r\n');
+    expect(await d.cmd('f', 'FETCH 1 (FLAGS)')).toContain('* 1 FETCH (FLAGS ())');
+  });
+
+  it('a COPY into a folder another session has selected is recent there, with RECENT after EXISTS', async () => {
+    const a = await loggedIn();
+    const b = await loggedIn();
+    const src = await folderWith(a, 2);
+    const dst = await folderWith(a, 0);
+    expect(await b.cmd('s', `SELECT ${dst}`)).toContain('* 0 RECENT');
+    await a.cmd('s', `SELECT ${src}`);
+    await a.cmd('st', 'STORE 1 FLAGS (\\Seen)');
+    expect(await a.cmd('cp', `COPY 1:2 ${dst}`)).toMatch(/^cp OK/m);
+    expect(await b.cmd('n', 'NOOP')).toMatch(/\* 2 EXISTS\r\n\* 2 RECENT\r\n/);
+    const f = await b.cmd('f', 'FETCH 1:2 (FLAGS)');
+    expect(f).toContain('* 1 FETCH (FLAGS (\\Recent \\Seen))');
+    expect(f).toContain('* 2 FETCH (FLAGS (\\Recent))');
+    expect(await b.cmd('k1', 'SEARCH NEW')).toContain('* SEARCH 2\r\n');
+    expect(await b.cmd('k2', 'SEARCH OLD')).toContain('* SEARCH\r\n');
+    // Only one session gets them: a second one selecting now sees none recent.
+    const c = await loggedIn();
+    expect(await c.cmd('s', `SELECT ${dst}`)).toContain('* 0 RECENT');
+    expect(await c.cmd('k', 'SEARCH OLD')).toContain('* SEARCH 1 2\r\n');
+  });
+
+  it('an IMAP4rev2 session sees no \\Recent', async () => {
+    const c = await loggedIn();
+    const f = await folderWith(c, 1);
+    await c.cmd('en', 'ENABLE IMAP4rev2');
+    const s = await c.cmd('s', `SELECT ${f}`);
+    expect(s).not.toContain('RECENT');
+    expect(await c.cmd('f', 'FETCH 1 (FLAGS)')).toContain('* 1 FETCH (FLAGS ())');
+  });
+});
+
+describe('keywords in FLAGS (RFC 9051 §7.3.5, §6.3.2)', () => {
+  it('SELECT announces the folder keywords in FLAGS and PERMANENTFLAGS; a new keyword gets an untagged FLAGS before it is used', async () => {
+    const a = await loggedIn();
+    const f = await folderWith(a, 2);
+    await a.cmd('s', `SELECT ${f}`);
+    const st = await a.cmd('st', 'STORE 1 +FLAGS ($Label1)');
+    // The FLAGS announcement comes before the FETCH that uses the keyword.
+    expect(st).toMatch(/\* FLAGS \(\\Answered \\Flagged \\Deleted \\Seen \\Draft \$Label1\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$Label1 \\\*\)\][^\r\n]*\r\n\* 1 FETCH \(FLAGS \(\\Recent \$Label1\)\)/);
+    const b = await loggedIn();
+    const sel = await b.cmd('s', `SELECT ${f}`);
+    expect(sel).toContain('* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1)\r\n');
+    expect(sel).toMatch(/\* OK \[PERMANENTFLAGS \(\\Answered \\Flagged \\Deleted \\Seen \\Draft \$Label1 \\\*\)\]/);
+    // Another session's new keyword reaches b as FLAGS first, then the FETCH.
+    await a.cmd('st2', 'STORE 2 +FLAGS ($Other)');
+    const n = await b.cmd('n', 'NOOP');
+    expect(n.indexOf('* FLAGS (')).toBeGreaterThan(-1);
+    expect(n.indexOf('* FLAGS (')).toBeLessThan(n.indexOf('* 2 FETCH'));
+    expect(n).toContain('$Other');
+    expect(n).not.toContain('NIL');
+    // EXAMINE's PERMANENTFLAGS is empty (nothing can be stored).
+    const c = await loggedIn();
+    expect(await c.cmd('e', `EXAMINE ${f}`)).toContain('* OK [PERMANENTFLAGS ()]');
+  });
+});
