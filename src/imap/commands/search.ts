@@ -7,11 +7,19 @@
 //   TO, CC, BCC, BODY, TEXT) are answered by the mail store's full-text index (`searchText`: the
 //   index narrows, the stored text is checked for the substring); other HEADER fields are read
 //   from the messages themselves with the MIME indexer.
-// - Dates compare calendar days in UTC, ignoring the time (RFC 9051 §6.4.4).
+// - BEFORE/ON/SINCE compare the internal date's calendar day in UTC; SENTBEFORE/SENTON/SENTSINCE
+//   the Date field's day in the field's own zone (RFC 9051 §6.4.4), ignoring the time.
+// - FROM/TO/CC/BCC match a substring of the field as written or of any parsed address (name,
+//   mailbox@host, group name); TEXT adds every header field to the indexed text. Both read the
+//   stored header, as HEADER does; BODY and SUBJECT use the index alone unless it finds nothing
+//   (see src/mailstore/search.ts).
 // - CHARSET: UTF-8 and US-ASCII; anything else is NO [BADCHARSET (UTF-8 US-ASCII)].
 import { blobStore } from '../../outbound/accept.ts';
 import { type SearchField, searchText } from '../../mailstore/search.ts';
 import { headerField, indexMime } from '../mime/index.ts';
+import { parseAddressList } from '../mime/address.ts';
+import { bytesToText, decodeWords } from '../mime/decode.ts';
+import { headerLines, unfoldedValue } from '../mime/headers.ts';
 import { type SeqSet, compact, contains, isSeqSet, parseSeqSet } from '../sequence.ts';
 import { type Command, type Completion, type Session, no, ok } from '../session.ts';
 import { messagesByUids } from '../store-read.ts';
@@ -27,7 +35,7 @@ type Crit =
   | { k: 'flag'; col: 'seen' | 'answered' | 'flagged' | 'deleted' | 'draft'; want: boolean }
   | { k: 'keyword'; kw: string; want: boolean }
   | { k: 'set'; set: SeqSet; uid: boolean }
-  | { k: 'text'; field: SearchField; needle: string; ids?: Set<string> }
+  | { k: 'text'; field: SearchField; needle: string; ids?: Set<string>; hits?: Set<number> }
   | { k: 'header'; name: string; needle: string; hits?: Set<number> }
   | { k: 'date'; sent: boolean; op: 'before' | 'on' | 'since'; day: number }
   | { k: 'size'; larger: boolean; n: number }
@@ -175,7 +183,7 @@ function walk(c: Crit, fn: (c: Crit) => void): void {
   else if (c.k === 'not') walk(c.v, fn);
 }
 
-function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number[]; recent: ReadonlySet<number>; now: number; kw: (r: Row) => string[] }): boolean {
+function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number[]; recent: ReadonlySet<number>; sentDay: ReadonlyMap<number, number>; now: number; kw: (r: Row) => string[] }): boolean {
   switch (c.k) {
     case 'all':
       return true;
@@ -199,11 +207,11 @@ function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number
       if (c.set === '$') return ctx.saved.includes(r.uid);
       return c.uid ? contains(c.set, r.uid, ctx.uids[ctx.uids.length - 1] ?? 0) : contains(c.set, seq, ctx.uids.length);
     case 'text':
-      return c.ids!.has(r.id);
+      return c.ids!.has(r.id) || !!c.hits?.has(r.uid);
     case 'header':
       return c.hits!.has(r.uid);
     case 'date': {
-      const d = dayOf(c.sent ? (r.sent_date ?? r.internal_date) : r.internal_date);
+      const d = c.sent ? (ctx.sentDay.get(r.uid) ?? dayOf(r.sent_date ?? r.internal_date)) : dayOf(r.internal_date);
       return c.op === 'before' ? d < c.day : c.op === 'on' ? d === c.day : d >= c.day;
     }
     case 'size':
@@ -213,6 +221,31 @@ function test(c: Crit, r: Row, seq: number, ctx: { uids: number[]; saved: number
     case 'age':
       return c.older ? ctx.now - r.internal_date >= c.seconds * 1000 : ctx.now - r.internal_date <= c.seconds * 1000;
   }
+}
+
+/**
+ * FROM/TO/CC/BCC "contains" (RFC 9051 §6.4.4) over the fields as written: the field text itself
+ * (comments included), and each parsed address as display name, mailbox@host, and group name.
+ */
+function addressMatches(values: string[], needle: string): boolean {
+  for (const v of values) {
+    if (v.toLowerCase().includes(needle)) return true;
+    for (const a of parseAddressList(v)) {
+      const parts = [a.name ?? '', a.mailbox && a.host !== null ? `${a.mailbox}@${a.host}` : (a.mailbox ?? '')];
+      if (parts.some((p) => p.toLowerCase().includes(needle))) return true;
+    }
+  }
+  return false;
+}
+
+/** The zone of a Date field ("+0200", "EST", "GMT"…) in ms east of UTC; 0 when there is none. */
+export function zoneOffsetMs(date: string): number {
+  const v = date.replace(/\([^)]*\)/g, ' ').trim();
+  const m = /([+-])(\d\d)(\d\d)\s*$/.exec(v);
+  if (m) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000;
+  const named: Record<string, number> = { EDT: -4, EST: -5, CDT: -5, CST: -6, MDT: -6, MST: -7, PDT: -7, PST: -8 };
+  const z = /([A-Za-z]{2,3})\s*$/.exec(v)?.[1]?.toUpperCase();
+  return z && named[z] !== undefined ? named[z] * 3_600_000 : 0;
 }
 
 /** Evaluates criteria over the selected folder; returns the matching rows in UID order. */
@@ -232,10 +265,21 @@ async function run(s: Session, crit: Crit): Promise<Row[]> {
   }
   const visible = sel.uids.filter((u) => !sel.deferred.has(u));
   const rows = (await messagesByUids(db, sel.folder.id, visible, ['id', 'modseq', 'size', 'internal_date', 'sent_date', 'seen', 'answered', 'flagged', 'deleted', 'draft', 'keywords'])) as Row[];
-  if (headers.length) {
+  // What only the message's own header can answer (read from the stored bytes, by batch):
+  // HEADER fields; FROM/TO/CC/BCC as written (comments, groups, every address); TEXT's header part;
+  // SENT* dates in the Date field's own zone.
+  const addressTexts = texts.filter((c) => c.needle && (c.field === 'from' || c.field === 'to' || c.field === 'cc' || c.field === 'bcc'));
+  const fullTexts = texts.filter((c) => c.needle && c.field === 'text');
+  let sentDates = false;
+  walk(crit, (c) => {
+    if (c.k === 'date' && c.sent) sentDates = true;
+  });
+  const sentDay = new Map<number, number>();
+  if (headers.length || addressTexts.length || fullTexts.length || sentDates) {
     for (const h of headers) h.hits = new Set();
+    for (const c of [...addressTexts, ...fullTexts]) c.hits = new Set();
     const blobs = blobStore(s.core);
-    const withBlob = await messagesByUids(db, sel.folder.id, visible, ['blob_id']);
+    const withBlob = await messagesByUids(db, sel.folder.id, visible, ['blob_id', 'sent_date']);
     for (let i = 0; i < withBlob.length; i += 32) {
       const batch = withBlob.slice(i, i + 32);
       const raws = await Promise.all(batch.map((r) => blobs.get(r.blob_id).catch(() => null)));
@@ -248,6 +292,18 @@ async function run(s: Session, crit: Crit): Promise<Row[]> {
           const needle = h.needle.toLowerCase();
           if (values.length && values.some((v) => v.toLowerCase().includes(needle))) h.hits!.add(r.uid);
         }
+        for (const c of addressTexts) if (addressMatches(headerField(root, raw, c.field), c.needle.toLowerCase())) c.hits!.add(r.uid);
+        if (fullTexts.length) {
+          const head = headerLines(raw, root)
+            .map((l) => decodeWords(bytesToText(unfoldedValue(raw, l))))
+            .join('\n')
+            .toLowerCase();
+          for (const c of fullTexts) if (head.includes(c.needle.toLowerCase())) c.hits!.add(r.uid);
+        }
+        if (sentDates && r.sent_date !== null) {
+          const offset = zoneOffsetMs(headerField(root, raw, 'date')[0] ?? '');
+          sentDay.set(r.uid, dayOf(Number(r.sent_date) + offset));
+        }
       });
     }
   }
@@ -256,6 +312,7 @@ async function run(s: Session, crit: Crit): Promise<Row[]> {
     uids: sel.uids,
     saved: s.saved,
     recent: sel.recent,
+    sentDay,
     now: s.core.clock.now(),
     kw: (r: Row) => {
       let k = kwCache.get(r.keywords);
