@@ -109,3 +109,44 @@ describe('keywords in FLAGS (RFC 9051 §7.3.5, §6.3.2)', () => {
     expect(await c.cmd('e', `EXAMINE ${f}`)).toContain('* OK [PERMANENTFLAGS ()]');
   });
 });
+
+describe('SEARCH "contains" (RFC 9051 §6.4.4)', () => {
+  const msgs = [
+    'From: user-from@domain.org\r\nTo: RealTo <user-to@domain.org>\r\nDate: Sat, 24 Mar 2007 23:00:00 +0200\r\nSubject: Hello beautiful world\r\nX-Extra: qwertyuiop\r\n\r\nasdfghjkl body\r\n',
+    'From: <user-from (comment)@ (comment) domain.org>\r\nTo: groupname: g1@domain.org, g2@domain.org;\r\nDate: Sun, 25 Mar 2007 00:00:00 +0200\r\nSubject: other\r\n\r\nzxcvbnm\r\n',
+    'From: user-from1@domain.org, user-from2@domain.org (RealFrom)\r\nDate: Mon, 26 Mar 2007 00:00:00 +0300\r\nSubject: third\r\n\r\nnothing here\r\n',
+  ];
+  let c: RawImap;
+  beforeAll(async () => {
+    c = await loggedIn();
+    const f = await folderWith(c, 3, (i) => msgs[i - 1]);
+    await c.cmd('s', `SELECT ${f}`);
+  });
+  const search = async (q: string) => (await c.cmd('q', `SEARCH ${q}`)).split('\r\n')[0];
+
+  it('FROM/TO match the address behind comments, display names in comments, other addresses of the list, and group names', async () => {
+    expect(await search('FROM user-from@domain.org')).toBe('* SEARCH 1 2');
+    expect(await search('FROM user-from2')).toBe('* SEARCH 3');
+    expect(await search('FROM realfrom')).toBe('* SEARCH 3');
+    expect(await search('TO groupname')).toBe('* SEARCH 2');
+    expect(await search('TO realto')).toBe('* SEARCH 1');
+  });
+
+  it('SUBJECT, BODY and TEXT match substrings inside words; TEXT covers every header field', async () => {
+    expect(await search('SUBJECT "eautiful worl"')).toBe('* SEARCH 1');
+    expect(await search('BODY sdfghjk')).toBe('* SEARCH 1');
+    expect(await search('BODY xcvbn')).toBe('* SEARCH 2');
+    expect(await search('TEXT wertyuio')).toBe('* SEARCH 1');
+    expect(await search('BODY wertyuio')).toBe('* SEARCH');
+    // A whole word is still found (by the index).
+    expect(await search('BODY zxcvbnm')).toBe('* SEARCH 2');
+  });
+
+  it('SENTBEFORE/SENTON/SENTSINCE use the Date field in its own zone', async () => {
+    // 24 Mar 23:00 +0200 is 21:00 UTC on the 24th; 25 Mar 00:00 +0200 is the 24th in UTC but the 25th where it was sent.
+    expect(await search('SENTON 24-Mar-2007')).toBe('* SEARCH 1');
+    expect(await search('SENTON 25-Mar-2007')).toBe('* SEARCH 2');
+    expect(await search('SENTBEFORE 26-Mar-2007')).toBe('* SEARCH 1 2');
+    expect(await search('SENTSINCE 26-Mar-2007')).toBe('* SEARCH 3');
+  });
+});
