@@ -23,6 +23,7 @@ import { headerLines, unfoldedValue } from '../mime/headers.ts';
 import { type SeqSet, compact, contains, isSeqSet, parseSeqSet } from '../sequence.ts';
 import { type Command, type Completion, type Session, no, ok } from '../session.ts';
 import { messagesByUids } from '../store-read.ts';
+import { threadReferences } from '../thread.ts';
 import { Args, Bad, type Token, atomOf, stringOf } from '../syntax.ts';
 
 type Crit =
@@ -387,18 +388,63 @@ function esearch(tag: string, uid: boolean, nums: number[], opts: Set<string>, m
 
 const SORT_KEYS = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAY']);
 
-/** RFC 5256 §2.1 base subject: strip Re:/Fwd:/[blob] prefixes and (fwd) trailers, lower-cased. */
+const BLOB = /^\[[^[\]]*\][ \t]*/;
+const LEADER = /^(?:\[[^[\]]*\][ \t]*)*(?:re|fwd?)[ \t]*(?:\[[^[\]]*\][ \t]*)?:/i;
+
+/**
+ * RFC 5256 §2.1 base subject, exactly: white space collapsed, "(fwd)" trailers, then "Re:"/"Fw:"/
+ * "Fwd:" leaders with their [blobs] and a leading [blob] that leaves something, repeated; a whole
+ * "[fwd: …]" unwrapped and everything again. Upper-cased: i;ascii-casemap compares that way
+ * (RFC 4790 §9.2), so "C" < "[xyz]" < "_".
+ */
 export function baseSubject(subject: string | null): string {
-  let s = (subject ?? '').replace(/\s+/g, ' ').trim();
-  for (let i = 0; i < 20; i++) {
-    const before = s;
-    s = s.replace(/\s*\(fwd\)\s*$/i, '').trim();
-    s = s.replace(/^(\[[^\]]*\]\s*)*(re|fwd?)\s*(\[[^\]]*\])?\s*:\s*/i, '').trim();
-    s = s.replace(/^\[[^\]]*\]\s*(?=\S)/, '').trim();
-    if (/^\[fwd:/i.test(s) && s.endsWith(']')) s = s.slice(5, -1).trim();
-    if (s === before) break;
+  return subjectBase(subject).base;
+}
+
+/** The base subject, and whether a reply or forward marker was removed to get it (RFC 5256 §2.1). */
+export function subjectBase(subject: string | null): { base: string; reply: boolean } {
+  let reply = false;
+  let s = (subject ?? '').replace(/[ \t\r\n]+/g, ' ');
+  for (let outer = 0; outer < 100; outer++) {
+    // (2) trailers: "(fwd)" and white space at the end.
+    for (let t = 0; t < 100; t++) {
+      const next = s.replace(/(?:[ \t]|\(fwd\))$/i, '');
+      if (next === s) break;
+      if (/\(fwd\)$/i.test(s)) reply = true;
+      s = next;
+    }
+    // (3)-(5) leaders and leading blobs until none is left.
+    for (let l = 0; l < 1000; l++) {
+      const before = s;
+      s = s.replace(/^[ \t]+/, '');
+      const m = LEADER.exec(s);
+      if (m) {
+        s = s.slice(m[0].length);
+        reply = true;
+      }
+      else {
+        const b = BLOB.exec(s);
+        if (b && s.length > b[0].length) s = s.slice(b[0].length);
+      }
+      if (s === before) break;
+    }
+    // (6) "[fwd: …]" unwrapped, then from (2) again.
+    if (/^\[fwd:/i.test(s) && s.endsWith(']')) {
+      s = s.slice(5, -1);
+      reply = true;
+      continue;
+    }
+    break;
   }
-  return s.toLowerCase();
+  return { base: s.toUpperCase(), reply };
+}
+
+/** The first address of an address field as SORT wants it (RFC 5256 §3: addr-mailbox; RFC 5957 DISPLAY). */
+function firstAddress(values: string[], display: boolean): string {
+  const a = values.length ? parseAddressList(values[0])[0] : undefined;
+  if (!a) return '';
+  if (display) return (a.name ? decodeWords(a.name) : a.mailbox && a.host !== null ? `${a.mailbox}@${a.host}` : (a.mailbox ?? '')).toUpperCase();
+  return (a.mailbox ?? '').toUpperCase();
 }
 
 export async function sort(s: Session, cmd: Command): Promise<Completion> {
@@ -416,19 +462,23 @@ export async function sort(s: Session, cmd: Command): Promise<Completion> {
   if (!spec.length) throw new Bad('Missing sort keys');
   if (!charsetOk(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const rows = await run(s, crit);
-  const meta = new Map(
-    (await messagesByUids(s.core.db, sel.folder.id, rows.map((r) => r.uid), ['subject', 'from_address', 'from_header', 'to_json', 'cc_json'])).map((m) => [m.uid, m]),
-  );
-  const first = (json: string) => {
-    try {
-      const a = JSON.parse(json) as { address?: string; name?: string }[];
-      return (a[0]?.address ?? '').toLowerCase();
-    } catch {
-      return '';
+  const meta = new Map((await messagesByUids(s.core.db, sel.folder.id, rows.map((r) => r.uid), ['subject', 'blob_id'])).map((m) => [m.uid, m]));
+  // Address keys come from the fields as written (groups included), read from the stored header.
+  const addressKeys = spec.filter((k) => ['FROM', 'TO', 'CC', 'DISPLAY'].includes(k.key)).map((k) => k.key);
+  const addr = new Map<string, string>();
+  if (addressKeys.length) {
+    const blobs = blobStore(s.core);
+    for (const r of rows) {
+      const raw = await blobs.get(meta.get(r.uid)?.blob_id ?? '').catch(() => null);
+      const root = raw ? indexMime(raw) : null;
+      for (const key of addressKeys) {
+        const field = key === 'DISPLAY' ? 'from' : key.toLowerCase();
+        addr.set(`${r.uid} ${key}`, root && raw ? firstAddress(headerField(root, raw, field), key === 'DISPLAY') : '');
+      }
     }
-  };
+  }
+  const subjects = new Map<number, string>();
   const value = (r: Row, key: string): string | number => {
-    const m = meta.get(r.uid);
     switch (key) {
       case 'ARRIVAL':
         return r.internal_date;
@@ -436,17 +486,14 @@ export async function sort(s: Session, cmd: Command): Promise<Completion> {
         return r.sent_date ?? r.internal_date;
       case 'SIZE':
         return r.size;
-      case 'SUBJECT':
-        return baseSubject(m?.subject ?? null);
-      case 'FROM':
-      case 'DISPLAY':
-        return (m?.from_address ?? '').toLowerCase();
-      case 'TO':
-        return first(m?.to_json ?? '[]');
-      case 'CC':
-        return first(m?.cc_json ?? '[]');
+      case 'SUBJECT': {
+        let v = subjects.get(r.uid);
+        if (v === undefined) subjects.set(r.uid, (v = baseSubject(meta.get(r.uid)?.subject ?? null)));
+        return v;
+      }
+      default:
+        return addr.get(`${r.uid} ${key}`) ?? '';
     }
-    return 0;
   };
   rows.sort((a, b) => {
     for (const { key, reverse } of spec) {
@@ -462,7 +509,7 @@ export async function sort(s: Session, cmd: Command): Promise<Completion> {
   return ok(`${cmd.uid ? 'UID ' : ''}SORT completed`);
 }
 
-/** THREAD (RFC 5256 §3): ORDEREDSUBJECT, and REFERENCES by the store's threads (References, In-Reply-To, subject). */
+/** THREAD (RFC 5256 §3): ORDEREDSUBJECT, and REFERENCES by the RFC's algorithm (thread.ts). */
 export async function thread(s: Session, cmd: Command): Promise<Completion> {
   const sel = s.selected!;
   const algo = cmd.args.atom().toUpperCase();
@@ -471,21 +518,39 @@ export async function thread(s: Session, cmd: Command): Promise<Completion> {
   if (algo !== 'ORDEREDSUBJECT' && algo !== 'REFERENCES') return no('Unknown threading algorithm', 'CANNOT');
   if (!charsetOk(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
   const rows = await run(s, crit);
-  const meta = new Map((await messagesByUids(s.core.db, sel.folder.id, rows.map((r) => r.uid), ['subject', 'thread_id'])).map((m) => [m.uid, m]));
-  const groups = new Map<string, Row[]>();
-  for (const r of rows) {
-    const m = meta.get(r.uid);
-    const key = algo === 'ORDEREDSUBJECT' ? baseSubject(m?.subject ?? null) : (m?.thread_id ?? String(r.uid));
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = []));
-    g.push(r);
-  }
-  const date = (r: Row) => r.sent_date ?? r.internal_date;
-  const threads = [...groups.values()].map((g) => g.sort((a, b) => date(a) - date(b) || a.uid - b.uid));
-  threads.sort((a, b) => date(a[0]) - date(b[0]) || a[0].uid - b[0].uid);
   const n = (r: Row) => (cmd.uid ? r.uid : sel.seqOf(r.uid));
-  // A thread is written as its first message followed by the others as children, flat (RFC 5256 §4).
-  const text = threads.map((t) => (t.length === 1 ? `(${n(t[0])})` : t.length === 2 ? `(${n(t[0])} ${n(t[1])})` : `(${n(t[0])} ${t.slice(1).map((r) => `(${n(r)})`).join('')})`)).join('');
+  const date = (r: Row) => r.sent_date ?? r.internal_date;
+  const meta = new Map(
+    (await messagesByUids(s.core.db, sel.folder.id, rows.map((r) => r.uid), ['subject', 'message_id', 'in_reply_to', 'references_json'])).map((m) => [m.uid, m]),
+  );
+  let text: string;
+  if (algo === 'REFERENCES') {
+    text = threadReferences(
+      rows.map((r) => {
+        const m = meta.get(r.uid);
+        let references: string[] = [];
+        try {
+          const v = JSON.parse(m?.references_json ?? '[]');
+          if (Array.isArray(v)) references = v.filter((x): x is string => typeof x === 'string');
+        } catch {
+          references = [];
+        }
+        return { n: n(r), messageId: m?.message_id ?? null, references, inReplyTo: m?.in_reply_to ?? null, ...subjectBase(m?.subject ?? null), date: date(r) };
+      }),
+    );
+  } else {
+    // ORDEREDSUBJECT (RFC 5256 §3): by base subject, each thread flat under its first message.
+    const groups = new Map<string, Row[]>();
+    for (const r of rows) {
+      const key = baseSubject(meta.get(r.uid)?.subject ?? null);
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = []));
+      g.push(r);
+    }
+    const threads = [...groups.values()].map((g) => g.sort((a, b) => date(a) - date(b) || a.uid - b.uid));
+    threads.sort((a, b) => date(a[0]) - date(b[0]) || a[0].uid - b[0].uid);
+    text = threads.map((t) => (t.length === 1 ? `(${n(t[0])})` : t.length === 2 ? `(${n(t[0])} ${n(t[1])})` : `(${n(t[0])} ${t.slice(1).map((r) => `(${n(r)})`).join('')})`)).join('');
+  }
   s.untagged(`THREAD${text ? ' ' + text : ''}`);
   return ok(`${cmd.uid ? 'UID ' : ''}THREAD completed`);
 }
