@@ -150,3 +150,33 @@ describe('SEARCH "contains" (RFC 9051 §6.4.4)', () => {
     expect(await search('SENTSINCE 26-Mar-2007')).toBe('* SEARCH 3');
   });
 });
+
+describe('SORT and THREAD (RFC 5256)', () => {
+  it('SORT (SUBJECT) uses the base subject compared by i;ascii-casemap; SORT (CC) the first addr-mailbox, a group name included', async () => {
+    const c = await loggedIn();
+    const subjects = ['a', 'C', 'b', '_', '[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)', 'b (a)', 'Re: [FWD: c]', '[xyz]', null, '=?iso-8859-1?q?_?=', 're: [fwd: [fwd: re: [fwd: babylon]]]'];
+    const f = await folderWith(c, subjects.length, (i) => `${subjects[i - 1] === null ? '' : `Subject: ${subjects[i - 1]}\r\n`}Date: Mon, 1 Jan 2024 00:00:0${i % 10} +0000\r\n\r\nx\r\n`);
+    await c.cmd('s', `SELECT ${f}`);
+    expect((await c.cmd('o', 'SORT (SUBJECT) US-ASCII ALL')).split('\r\n')[0]).toBe('* SORT 9 10 1 3 5 6 11 2 7 8 4');
+    const g = await folderWith(c, 3, (i) => ['Cc: user2@domain2.org (foo bar)\r\n', 'Cc: user2: blah@domain1.org;\r\n', 'Cc: user1@domain1.org\r\n'][i - 1] + '\r\nx\r\n');
+    await c.cmd('s2', `SELECT ${g}`);
+    expect((await c.cmd('o2', 'SORT (CC) US-ASCII ALL')).split('\r\n')[0]).toBe('* SORT 3 1 2');
+    expect((await c.cmd('o3', 'SORT (REVERSE CC) US-ASCII ALL')).split('\r\n')[0]).toBe('* SORT 1 2 3');
+  });
+
+  it('THREAD=REFERENCES follows the references, breaks a loop the RFC way, and groups by base subject', async () => {
+    const c = await loggedIn();
+    const raw = [
+      'Message-ID: <a@b>\r\nDate: Fri, 22 Feb 2008 17:06:23 +0000\r\n\r\nbody\r\n',
+      'Message-ID: <b@b>\r\nReferences: <a@b> <c@b>\r\nDate: Fri, 22 Feb 2008 15:06:23 +0000\r\n\r\nbody\r\n',
+      'Message-ID: <c@b>\r\nReferences: <b@b>\r\nDate: Fri, 22 Feb 2008 16:06:25 +0000\r\n\r\nbody\r\n',
+    ];
+    const f = await folderWith(c, 3, (i) => raw[i - 1]);
+    await c.cmd('s', `SELECT ${f}`);
+    expect((await c.cmd('t', 'THREAD REFERENCES US-ASCII ALL')).split('\r\n')[0]).toBe('* THREAD (3 2)(1)');
+    // Same base subject, no references: the reply goes under the original; two originals become siblings under a dummy.
+    const g = await folderWith(c, 4, (i) => [`Subject: topic\r\nMessage-ID: <t1@x>\r\nDate: Mon, 1 Jan 2024 00:00:01 +0000\r\n\r\nx\r\n`, `Subject: Re: topic\r\nMessage-ID: <t2@x>\r\nDate: Mon, 1 Jan 2024 00:00:02 +0000\r\n\r\nx\r\n`, `Subject: other\r\nMessage-ID: <o1@x>\r\nDate: Mon, 1 Jan 2024 00:00:03 +0000\r\n\r\nx\r\n`, `Subject: other\r\nMessage-ID: <o2@x>\r\nDate: Mon, 1 Jan 2024 00:00:04 +0000\r\n\r\nx\r\n`][i - 1]);
+    await c.cmd('s2', `SELECT ${g}`);
+    expect((await c.cmd('t2', 'THREAD REFERENCES US-ASCII ALL')).split('\r\n')[0]).toBe('* THREAD (1 2)((3)(4))');
+  });
+});

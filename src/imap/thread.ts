@@ -87,10 +87,10 @@ export function threadReferences(messages: ThreadInput[]): string {
       if (!c.parent) link(p, c);
     }
     // (1B) The last reference is this message's parent, replacing a parent found before.
+    // The old link is broken first, even when the new one is then refused as a loop.
     const last = refs.length ? boxOf(refs[refs.length - 1]) : null;
-    if (last) {
-      if (last !== me && !isAncestor(me, last)) link(last, me);
-    } else unlink(me);
+    unlink(me);
+    if (last && last !== me && !isAncestor(me, last)) link(last, me);
   }
   // (2) The root set.
   let roots = [...table.values()].filter((b) => !b.parent);
