@@ -466,6 +466,16 @@ export class Session {
     return !this.rev2 && sel.recent.has(uid) ? ['\\Recent', ...flags] : flags;
   }
 
+  /**
+   * A CONDSTORE-enabling command (RFC 7162 §3.1): the first one while a mailbox is selected gets
+   * an untagged OK [HIGHESTMODSEQ] before its results.
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.knownModseq}] Highest`);
+  }
+
   /** FLAGS and PERMANENTFLAGS for the selected folder: the system flags and its known keywords. */
   announceFlags(sel: Selected): void {
     const all = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', ...sel.keywords].join(' ');

@@ -459,8 +459,9 @@ export async function copyMessages(core: Core, tx: Db, emit: Emit, input: CopyIn
  * UIDs vanish with their own MODSEQs), but the row moves in place, so a message keeps its id (and
  * its attachment ids) wherever it goes: ids the API handed out stay valid after a move.
  */
-export async function moveMessages(core: Core, tx: Db, emit: Emit, input: CopyInput): Promise<CopyResult> {
-  if (input.fromFolderId === input.toFolderId) throw new CoreError(422, 'validation_error', 'A message cannot be moved to the folder it is in.');
+export async function moveMessages(core: Core, tx: Db, emit: Emit, input: CopyInput & { allowSameFolder?: boolean }): Promise<CopyResult> {
+  // IMAP allows a MOVE within one folder (new UIDs, RFC 6851 §3.3); the API calls it a mistake.
+  if (input.fromFolderId === input.toFolderId && !input.allowSameFolder) throw new CoreError(422, 'validation_error', 'A message cannot be moved to the folder it is in.');
   const t = await transferOf(tx, input);
   if ('none' in t) return t.none;
   const { from, to, rows, firstUid, firstModseq, uidValidity } = t;

@@ -115,7 +115,7 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
   // RFC 7162 §3.2.6: VANISHED only with UID FETCH, CHANGEDSINCE, and QRESYNC enabled.
   if (vanished && (!cmd.uid || changedSince === undefined || !s.qresync)) throw new Bad('VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC');
   // CHANGEDSINCE and MODSEQ are CONDSTORE-enabling (RFC 7162 §3.1).
-  if (changedSince !== undefined || items.some((i) => i.k === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (changedSince !== undefined || items.some((i) => i.k === 'MODSEQ')) s.enableCondstore();
 
   const want = new Set(items.map((i) => i.k));
   const withModseq = want.has('MODSEQ') || changedSince !== undefined;

@@ -356,7 +356,7 @@ export async function search(s: Session, cmd: Command): Promise<Completion> {
   walk(crit, (c) => {
     if (c.k === 'modseq') usesModseq = true;
   });
-  if (usesModseq) s.enabled.add('CONDSTORE');
+  if (usesModseq) s.enableCondstore();
   const rows = await run(s, crit);
   const nums = rows.map((r) => (cmd.uid ? r.uid : sel.seqOf(r.uid)));
   const maxModseq = rows.reduce((m, r) => Math.max(m, r.modseq), 0);
@@ -368,7 +368,15 @@ export async function search(s: Session, cmd: Command): Promise<Completion> {
   const opts = ret ?? new Set(['ALL']);
   // RFC 5182 §2.1: SAVE alone returns no ESEARCH.
   if (opts.size === 1 && opts.has('SAVE')) return ok(`${cmd.uid ? 'UID ' : ''}SEARCH completed`);
-  s.untagged(esearch(cmd.tag, cmd.uid, nums, opts, usesModseq ? maxModseq : 0));
+  // RFC 7162 §3.1.5: with only MIN and/or MAX, the MODSEQ is the highest of the messages returned.
+  let modseq = maxModseq;
+  if (!opts.has('ALL') && !opts.has('COUNT') && rows.length) {
+    const picked = [];
+    if (opts.has('MIN')) picked.push(rows[nums.indexOf(Math.min(...nums))]);
+    if (opts.has('MAX')) picked.push(rows[nums.indexOf(Math.max(...nums))]);
+    modseq = picked.reduce((m, r) => Math.max(m, r.modseq), 0);
+  }
+  s.untagged(esearch(cmd.tag, cmd.uid, nums, opts, usesModseq ? modseq : 0));
   return ok(`${cmd.uid ? 'UID ' : ''}SEARCH completed`);
 }
 
