@@ -180,3 +180,36 @@ describe('SORT and THREAD (RFC 5256)', () => {
     expect((await c.cmd('t2', 'THREAD REFERENCES US-ASCII ALL')).split('\r\n')[0]).toBe('* THREAD (1 2)((3)(4))');
   });
 });
+
+describe('names, MOVE, CONDSTORE', () => {
+  it('a mailbox name of atom characters with "[" is a NO for a missing mailbox, not a BAD', async () => {
+    const c = await loggedIn();
+    expect(await c.cmd('s', "SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}")).toMatch(/^s NO /m);
+    expect(await c.cmd('l', `LIST "" !#$&'+,-.0123456789:;<=>?@^_\`|[}%*`)).toMatch(/^l OK /m);
+  });
+
+  it('MOVE to the selected folder itself gives the messages new UIDs (RFC 6851 §3.3)', async () => {
+    const c = await loggedIn();
+    const f = await folderWith(c, 2);
+    const sel = await c.cmd('s', `SELECT ${f}`);
+    const validity = /UIDVALIDITY (\d+)/.exec(sel)![1];
+    const r = await c.cmd('m', `MOVE 1 ${f}`);
+    expect(r).toContain(`* OK [COPYUID ${validity} 1 3] Moved\r\n* 1 EXPUNGE\r\n`);
+    expect(r).toMatch(/^m OK /m);
+    expect(await c.cmd('f', 'UID FETCH 1:* (UID)')).toMatch(/\* 1 FETCH \(UID 2\)\r\n\* 2 FETCH \(UID 3\)\r\n/);
+  });
+
+  it('the first CONDSTORE-enabling FETCH sends OK [HIGHESTMODSEQ]; ESEARCH MIN/MAX carry the MODSEQ of those messages', async () => {
+    const c = await loggedIn();
+    const f = await folderWith(c, 3);
+    await c.cmd('s', `SELECT ${f}`);
+    const first = await c.cmd('f', 'FETCH 1 (MODSEQ)');
+    expect(first).toMatch(/^\* OK \[HIGHESTMODSEQ \d+\][^\r\n]*\r\n\* 1 FETCH \(MODSEQ \(\d+\)\)/);
+    expect(await c.cmd('f2', 'FETCH 1 (MODSEQ)')).not.toContain('HIGHESTMODSEQ');
+    const ms = [...(await c.cmd('f3', 'FETCH 1:3 (MODSEQ)')).matchAll(/\* (\d) FETCH \(MODSEQ \((\d+)\)\)/g)].map((m) => Number(m[2]));
+    await c.cmd('st', 'STORE 3 +FLAGS (\\Flagged)');
+    const m3 = Number(/MODSEQ \((\d+)\)/.exec(await c.cmd('f4', 'FETCH 3 (MODSEQ)'))![1]);
+    expect(await c.cmd('q1', 'SEARCH RETURN (MIN) MODSEQ 1')).toContain(`ESEARCH (TAG "q1") MIN 1 MODSEQ ${ms[0]}\r\n`);
+    expect(await c.cmd('q2', 'SEARCH RETURN (MAX) MODSEQ 1')).toContain(`ESEARCH (TAG "q2") MAX 3 MODSEQ ${m3}\r\n`);
+  });
+});
