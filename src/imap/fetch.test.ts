@@ -50,7 +50,7 @@ afterAll(async () => {
 
 describe('FETCH items', () => {
   it('FAST and ALL macros, ENVELOPE', async () => {
-    expect(await c.cmd('f1', 'FETCH 1 FAST')).toBe(`* 1 FETCH (FLAGS () INTERNALDATE "02-Jan-2024 09:00:00 +0000" RFC822.SIZE ${raw.length})\r\nf1 OK FETCH completed\r\n`);
+    expect(await c.cmd('f1', 'FETCH 1 FAST')).toBe(`* 1 FETCH (FLAGS (\\Recent) INTERNALDATE "02-Jan-2024 09:00:00 +0000" RFC822.SIZE ${raw.length})\r\nf1 OK FETCH completed\r\n`);
     const all = await c.cmd('f2', 'FETCH 1 ALL');
     expect(all).toContain('ENVELOPE ("Tue, 02 Jan 2024 10:00:00 +0100" "=?utf-8?q?Caf=C3=A9?=" (("Ann Example" NIL "ann" "sender.example")) (("Ann Example" NIL "ann" "sender.example")) (("Ann Example" NIL "ann" "sender.example")) ((NIL NIL "b" "example.com")("C, D" NIL "cd" "example.com")) NIL NIL NIL "<m1@sender.example>")');
   });

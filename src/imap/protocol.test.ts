@@ -100,7 +100,8 @@ describe('selected state', () => {
     const c = await loggedIn();
     const r = await c.cmd('s', 'SELECT INBOX');
     expect(r).toContain('* 5 EXISTS\r\n');
-    expect(r).toContain('* 0 RECENT\r\n');
+    // The first SELECT after delivery: all five are \Recent in this session (RFC 3501 §2.3.2).
+    expect(r).toContain('* 5 RECENT\r\n');
     expect(r).toContain('* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n');
     expect(r).toContain('* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n');
     expect(r).toMatch(/\* OK \[UIDVALIDITY \d+\] UIDs valid\r\n/);
@@ -140,7 +141,10 @@ describe('selected state', () => {
   it('STORE, SEARCH, UID SEARCH and ESEARCH', async () => {
     const c = await loggedIn();
     await c.cmd('s', 'SELECT INBOX');
-    expect(await c.cmd('t1', 'STORE 1,3 +FLAGS (\\Flagged $Work)')).toBe('* 1 FETCH (FLAGS (\\Flagged $Work))\r\n* 3 FETCH (FLAGS (\\Flagged $Work))\r\nt1 OK STORE completed\r\n');
+    // $Work is new: announced in FLAGS before its first use (RFC 9051 §7.3.5).
+    expect(await c.cmd('t1', 'STORE 1,3 +FLAGS (\\Flagged $Work)')).toBe(
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted\r\n* 1 FETCH (FLAGS (\\Flagged $Work))\r\n* 3 FETCH (FLAGS (\\Flagged $Work))\r\nt1 OK STORE completed\r\n',
+    );
     expect(await c.cmd('t2', 'SEARCH FLAGGED')).toBe('* SEARCH 1 3\r\nt2 OK SEARCH completed\r\n');
     expect(await c.cmd('t3', 'SEARCH KEYWORD $work NOT 1')).toBe('* SEARCH 3\r\nt3 OK SEARCH completed\r\n');
     expect(await c.cmd('t4', `UID SEARCH OR UID ${uids[1]} FLAGGED`)).toBe(`* SEARCH ${uids[0]} ${uids[1]} ${uids[2]}\r\nt4 OK UID SEARCH completed\r\n`);
@@ -165,7 +169,7 @@ describe('selected state', () => {
     expect(m).not.toBeNull();
     await c.cmd('s', 'SELECT Drafts');
     const f = await c.cmd('f', `UID FETCH ${m![2]} (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])`);
-    expect(f).toBe(`* 1 FETCH (UID ${m![2]} FLAGS (\\Draft) INTERNALDATE "01-Feb-2024 09:00:00 +0000" RFC822.SIZE ${msg.length} BODY[] {${msg.length}}\r\n${msg})\r\nf OK UID FETCH completed\r\n`);
+    expect(f).toBe(`* 1 FETCH (UID ${m![2]} FLAGS (\\Recent \\Draft) INTERNALDATE "01-Feb-2024 09:00:00 +0000" RFC822.SIZE ${msg.length} BODY[] {${msg.length}}\r\n${msg})\r\nf OK UID FETCH completed\r\n`);
     expect(await c.cmd('a2', 'APPEND Nowhere {3+}\r\nabc')).toBe('a2 NO [TRYCREATE] No such mailbox\r\n');
     c.close();
   });

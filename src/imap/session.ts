@@ -6,6 +6,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { CoreError, type Core } from '../core/core.ts';
 import { subscribe } from '../mailstore/changes.ts';
+import { claimRecent } from '../mailstore/folders.ts';
 import type { Folder } from '../mailstore/folders.ts';
 import type { Mailbox } from '../mailstore/mailboxes.ts';
 import { ImapReader, type ReadResult } from './reader.ts';
@@ -54,6 +55,10 @@ export class Selected {
   readonly deferred = new Set<number>();
   /** UID → MODSEQ already reported to the client by this session's own command (no echo later). */
   readonly reported = new Map<number, number>();
+  /** UIDs that are \Recent in this session (RFC 3501 §2.3.2): claimed at SELECT or on arrival. */
+  readonly recent = new Set<number>();
+  /** Keywords announced to the client in FLAGS (RFC 9051 §7.3.5): none is shown before it is here. */
+  readonly keywords = new Set<string>();
 
   constructor(
     public folder: Folder,
@@ -401,14 +406,18 @@ export class Session {
         if (!sel.seqOf(row.uid) || sel.deferred.has(row.uid)) continue;
         const mine = sel.reported.get(row.uid);
         if (mine !== undefined && row.modseq <= mine) continue;
-        this.untagged(`${sel.seqOf(row.uid)} FETCH (UID ${row.uid} FLAGS (${imapFlags(row).join(' ')})${this.condstore ? ` MODSEQ (${row.modseq})` : ''})`);
+        this.untagged(`${sel.seqOf(row.uid)} FETCH (UID ${row.uid} FLAGS (${this.shownFlags(row.uid, imapFlags(row)).join(' ')})${this.condstore ? ` MODSEQ (${row.modseq})` : ''})`);
       }
       sel.reported.clear();
       sel.knownModseq = highest;
       if (allowExpunge) this.flushExpunges(sel);
       if (added.length) {
         sel.uids.push(...added);
+        const last = added[added.length - 1];
+        const mark = sel.readOnly ? Number(folder.recent_uid) : await claimRecent(db, folder.id, last);
+        for (const u of added) if (u > mark) sel.recent.add(u);
         this.untagged(`${sel.uids.length} EXISTS`);
+        if (!this.rev2) this.untagged(`${sel.recent.size} RECENT`);
       }
     } else if (allowExpunge && sel.deferred.size) {
       this.flushExpunges(sel);
@@ -433,7 +442,45 @@ export class Session {
         this.untagged(`${seq} EXPUNGE`);
       }
     }
-    for (const u of gone) sel.deferred.delete(u);
+    for (const u of gone) {
+      sel.deferred.delete(u);
+      sel.recent.delete(u);
+    }
+  }
+
+  /**
+   * The flags a response shows for `uid`: \Recent first for an IMAP4rev1 session (RFC 3501
+   * §2.3.2; IMAP4rev2 has none), and any keyword not yet announced is announced first with an
+   * untagged FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5), so call this before queueing the response.
+   */
+  shownFlags(uid: number, flags: string[]): string[] {
+    const sel = this.selected;
+    if (!sel) return flags;
+    let fresh = false;
+    for (const f of flags) {
+      if (f.startsWith('\\') || sel.keywords.has(f)) continue;
+      sel.keywords.add(f);
+      fresh = true;
+    }
+    if (fresh) this.announceFlags(sel);
+    return !this.rev2 && sel.recent.has(uid) ? ['\\Recent', ...flags] : flags;
+  }
+
+  /**
+   * A CONDSTORE-enabling command (RFC 7162 §3.1): the first one while a mailbox is selected gets
+   * an untagged OK [HIGHESTMODSEQ] before its results.
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.selected) this.untagged(`OK [HIGHESTMODSEQ ${this.selected.knownModseq}] Highest`);
+  }
+
+  /** FLAGS and PERMANENTFLAGS for the selected folder: the system flags and its known keywords. */
+  announceFlags(sel: Selected): void {
+    const all = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', ...sel.keywords].join(' ');
+    this.untagged(`FLAGS (${all})`);
+    this.untagged(`OK [PERMANENTFLAGS (${sel.readOnly ? '' : all + ' \\*'})] Flags permitted`);
   }
 
   private flushExpunges(sel: Selected): void {

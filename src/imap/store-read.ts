@@ -29,6 +29,14 @@ export function folderById(db: Db, folderId: string): Promise<FoldersTable | und
   return db.selectFrom('folders').selectAll().where('id', '=', folderId).executeTakeFirst();
 }
 
+/** The keywords any message of the folder carries, sorted (for FLAGS at SELECT, RFC 9051 §7.3.5). */
+export async function folderKeywords(db: Db, folderId: string): Promise<string[]> {
+  const rows = await db.selectFrom('messages').select('keywords').distinct().where('folder_id', '=', folderId).where('keywords', '!=', '[]').execute();
+  const out = new Set<string>();
+  for (const r of rows) for (const k of imapFlags({ seen: 0, answered: 0, flagged: 0, deleted: 0, draft: 0, keywords: r.keywords })) out.add(k);
+  return [...out].sort();
+}
+
 export async function folderUids(db: Db, folderId: string): Promise<number[]> {
   const rows = await db.selectFrom('messages').select('uid').where('folder_id', '=', folderId).orderBy('uid').execute();
   return rows.map((r) => Number(r.uid));

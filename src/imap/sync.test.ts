@@ -24,6 +24,8 @@ async function freshFolder(count: number): Promise<number[]> {
   await mailTransaction(w.core, (tx, emit) => createFolder(w.core, tx, emit, w.box.mailbox.id, folder));
   const uids: number[] = [];
   for (let i = 1; i <= count; i++) uids.push((await deliver(w, rawMessage({ subject: `${folder}-${i}` }), { folder })).uid);
+  // A first SELECT claims them as \Recent (RFC 3501 §2.3.2), so the transcripts below show none.
+  await w.core.db.updateTable('folders').set({ recent_uid: uids[uids.length - 1] ?? 0 }).where('mailbox_id', '=', w.box.mailbox.id).where('name', '=', folder).execute();
   return uids;
 }
 
@@ -60,9 +62,10 @@ describe('two sessions on one folder', () => {
     expect(await b.cmd('b4', 'NOOP')).toBe('* 2 EXPUNGE\r\nb4 OK NOOP completed\r\n');
     expect(await b.cmd('b5', 'FETCH 1:* (UID)')).toBe(`* 1 FETCH (UID ${uids[0]})\r\n* 2 FETCH (UID ${uids[2]})\r\nb5 OK FETCH completed\r\n`);
     const added = await deliver(w, rawMessage({ subject: 'late' }), { folder });
-    expect(await a.cmd('a3', 'NOOP')).toBe('* 3 EXISTS\r\na3 OK NOOP completed\r\n');
+    // The first session to see the new message has it as \Recent, the other does not.
+    expect(await a.cmd('a3', 'NOOP')).toBe('* 3 EXISTS\r\n* 1 RECENT\r\na3 OK NOOP completed\r\n');
     // UID FETCH may carry the EXISTS (and EXPUNGE) responses.
-    expect(await b.cmd('b6', `UID FETCH ${added.uid} (UID)`)).toBe(`* 3 EXISTS\r\n* 3 FETCH (UID ${added.uid})\r\nb6 OK UID FETCH completed\r\n`);
+    expect(await b.cmd('b6', `UID FETCH ${added.uid} (UID)`)).toBe(`* 3 EXISTS\r\n* 0 RECENT\r\n* 3 FETCH (UID ${added.uid})\r\nb6 OK UID FETCH completed\r\n`);
   });
 
   it('agree after concurrent STOREs and EXPUNGEs', async () => {
@@ -99,6 +102,7 @@ describe('two sessions on one folder', () => {
     expect(await a.line()).toBe('+ idling');
     await deliver(w, rawMessage({ subject: 'pushed' }), { folder });
     expect(await a.line()).toBe('* 3 EXISTS');
+    expect(await a.line()).toBe('* 1 RECENT');
     await b.cmd('b1', 'STORE 1 +FLAGS (\\Answered)');
     expect(await a.line()).toBe(`* 1 FETCH (UID ${uids[0]} FLAGS (\\Answered))`);
     await b.cmd('b2', 'STORE 2 +FLAGS.SILENT (\\Deleted)');

@@ -134,7 +134,14 @@ class Scanner {
         } else if (c === ')') nest--;
         else if (c === ']' && nest === 0) break;
       }
-      if (j >= text.length) throw new Bad('Missing ]');
+      if (j >= text.length || text.slice(i + 1, j).includes(' ') && !text.slice(i + 1, j).includes('(')) {
+        // No section after all: '[' is an ordinary ATOM-CHAR (RFC 9051 §9), as in a mailbox
+        // name like "a[b"; the atom runs to the next atom-special.
+        let k = i;
+        while (k < text.length && !' ()"{'.includes(text[k]) && text.charCodeAt(k) >= 0x20 && text[k] !== '\x7f') k++;
+        this.pos = k;
+        return { t: 'atom', v: text.slice(i - v.length, k) };
+      }
       const section = text.slice(i + 1, j);
       this.pos = j + 1;
       let partial: [number, number] | undefined;

@@ -168,6 +168,7 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
           mailbox,
           specialUse: 'inbox',
           blobId: blobId!,
+          raw: stored,
           size,
           parsed,
           internalDate: now,

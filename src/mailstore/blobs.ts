@@ -7,9 +7,34 @@
 // - Inside a caller's transaction (expunge) the release cannot run yet, so a RELEASE_BLOBS_JOB is
 //   enqueued in that same transaction: it runs after commit, and not at all if the transaction
 //   rolls back. Blobs another message of the store still uses are not even queued.
-import type { Core } from '../core/core.ts';
+// - Content addressing means a release can race a new reference to the same bytes (an APPEND of
+//   identical content whose put() found the file present). The two meet under one lock per blob:
+//   a release checks references and deletes the file while holding it exclusively
+//   (retention.ts `deleteIfUnreferenced`), and a writer, in the transaction that commits its
+//   reference, holds it shared and then checks the file is there, writing it again if it is not
+//   (`holdBlob`). On SQLite the write transaction is that lock (BEGIN IMMEDIATE serialises
+//   them); on PostgreSQL it is a transaction-scoped advisory lock on the blob id.
+import { CoreError, type Core } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
+import { lockBlob } from './blob-lock.ts';
+import { blobStore } from '../outbound/accept.ts';
 import { deleteIfUnreferenced } from '../outbound/retention.ts';
+
+/**
+ * In the transaction that will commit a reference to blob `id`: no release of it can run until
+ * commit, and the file is there — written again from `raw` when a release removed it after the
+ * caller's put(). Without `raw`, a vanished body is a retryable error (503), never a dangling row.
+ */
+export async function holdBlob(core: Core, tx: Db, id: string, raw?: Buffer): Promise<void> {
+  await lockBlob(core, tx, id, 'shared');
+  const store = blobStore(core);
+  if (await store.has(id)) return;
+  if (raw) {
+    await store.put(raw);
+    return;
+  }
+  throw new CoreError(503, 'unavailable', 'The message body was released meanwhile; try again');
+}
 
 export const RELEASE_BLOBS_JOB = 'mailstore.release-blobs';
 

@@ -78,6 +78,23 @@ export async function nextUidValidity(core: Core, tx: Db, mailboxId: string): Pr
   return nowSec;
 }
 
+/**
+ * IMAP \Recent (RFC 3501 §2.3.2): claims the folder's messages up to UID `upTo` for one session
+ * and returns the mark before the claim — the UIDs in (returned, upTo] are recent in that session
+ * and in no other. A compare-and-set, so two sessions selecting at once never both claim a UID.
+ */
+export async function claimRecent(db: Db, folderId: string, upTo: number): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const f = await db.selectFrom('folders').select('recent_uid').where('id', '=', folderId).executeTakeFirst();
+    if (!f) return upTo;
+    const mark = Number(f.recent_uid);
+    if (mark >= upTo) return upTo;
+    const r = await db.updateTable('folders').set({ recent_uid: upTo }).where('id', '=', folderId).where('recent_uid', '=', mark).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) return mark;
+  }
+  return upTo;
+}
+
 /** Inserts a folder row (no checks; callers check the name and existence). */
 export async function insertFolder(core: Core, tx: Db, mailbox: { id: string; workspace_id: string }, name: string, specialUse: SpecialUse | null): Promise<Folder> {
   const now = core.clock.now();
@@ -90,6 +107,7 @@ export async function insertFolder(core: Core, tx: Db, mailbox: { id: string; wo
     uid_validity: await nextUidValidity(core, tx, mailbox.id),
     uid_next: 1,
     highest_modseq: 1,
+    recent_uid: 0,
     subscribed: 1,
     created_at: now,
   };

@@ -19,12 +19,14 @@
 // - Lock order, so concurrent writers on PostgreSQL cannot deadlock: folder rows (several in id
 //   order), then the mailbox row (used_bytes), then thread rows.
 // - Blobs are never deleted here: an expunge queues their release (blobs.ts), which runs after commit.
+//   An append holds its blob (blobs.ts `holdBlob`) so a release cannot delete what it is about to
+//   refer to.
 import type { Core } from '../core/core.ts';
 import { CoreError, notFound } from '../core/core.ts';
 import { newId } from '../core/ids.ts';
 import type { Db } from '../db/database.ts';
 import type { FoldersTable, MailboxesTable, MessagesTable, SpecialUse } from '../db/schema.ts';
-import { queueBlobRelease } from './blobs.ts';
+import { holdBlob, queueBlobRelease } from './blobs.ts';
 import type { Emit } from './changes.ts';
 import type { ParsedAddress, ParsedMessage } from './parse.ts';
 import { bodyText, snippetOf } from './text.ts';
@@ -44,6 +46,8 @@ export interface AppendInput {
   specialUse?: SpecialUse;
   /** The raw message is already in the blob store (put() fsynced it). */
   blobId: string;
+  /** The raw bytes, when the caller has them: written again if a release removed the blob meanwhile. */
+  raw?: Buffer;
   size: number;
   parsed: ParsedMessage;
   internalDate?: number;
@@ -220,6 +224,7 @@ const addressText = (list: ParsedAddress[] | undefined | null) =>
  */
 export async function appendMessage(core: Core, tx: Db, emit: Emit, input: AppendInput): Promise<AppendedMessage> {
   const { mailbox, parsed } = input;
+  await holdBlob(core, tx, input.blobId, input.raw);
   let folderId = input.folderId;
   if (folderId === undefined) {
     const use = input.specialUse ?? 'inbox';
@@ -454,8 +459,9 @@ export async function copyMessages(core: Core, tx: Db, emit: Emit, input: CopyIn
  * UIDs vanish with their own MODSEQs), but the row moves in place, so a message keeps its id (and
  * its attachment ids) wherever it goes: ids the API handed out stay valid after a move.
  */
-export async function moveMessages(core: Core, tx: Db, emit: Emit, input: CopyInput): Promise<CopyResult> {
-  if (input.fromFolderId === input.toFolderId) throw new CoreError(422, 'validation_error', 'A message cannot be moved to the folder it is in.');
+export async function moveMessages(core: Core, tx: Db, emit: Emit, input: CopyInput & { allowSameFolder?: boolean }): Promise<CopyResult> {
+  // IMAP allows a MOVE within one folder (new UIDs, RFC 6851 §3.3); the API calls it a mistake.
+  if (input.fromFolderId === input.toFolderId && !input.allowSameFolder) throw new CoreError(422, 'validation_error', 'A message cannot be moved to the folder it is in.');
   const t = await transferOf(tx, input);
   if ('none' in t) return t.none;
   const { from, to, rows, firstUid, firstModseq, uidValidity } = t;

@@ -5,9 +5,10 @@
 // - IMAP SEARCH matches a case-insensitive substring (RFC 9051 §6.4.4). The index can only find
 //   words, so it narrows: every word of the needle must be the start of a word of the message
 //   (FTS5 prefix query "w"*, tsquery 'w':*), then the stored text is checked for the substring.
-//   A needle that starts or ends inside a word of the message is still found when its words are
-//   word starts there ("ello wor" is not found in "hello world"; "hello wor" is). That is the
-//   usual trade of index-backed IMAP servers.
+//   When that finds nothing, the stored text is scanned for the substring (a needle starting
+//   inside a word, "ello wor"): a word search stays an index look-up, a substring search is
+//   exact when no message has the needle at a word start. (A needle found at a word start in one
+//   message and only inside a word in another finds the first only: the trade for speed.)
 // - The needle never reaches the query language as syntax: only its letter/digit runs are used,
 //   each double-quoted for FTS5 (a `"` inside is impossible by construction) and passed to
 //   PostgreSQL as a bound parameter inside a quoted lexeme. `"`, `*`, `NEAR(`, `-`, `:` … are inert.
@@ -123,5 +124,13 @@ export async function searchText(db: Db, input: { mailboxId: string; folderId?: 
     candidates = await q.execute();
   }
   for (const r of candidates) if (lower(indexedText(field, r)).includes(needle)) out.add(r.message_id);
+  if (!out.size && words.length) {
+    // The index finds words by their start; a needle that begins or ends inside a word ("eautiful
+    // worl") finds nothing there. Only then is the stored text scanned, so a word search stays
+    // an index look-up.
+    let q = db.selectFrom('message_search').select(cols).where('message_search.mailbox_id', '=', mailboxId);
+    if (folderId) q = q.innerJoin('messages', 'messages.id', 'message_search.message_id').where('messages.folder_id', '=', folderId);
+    for (const r of await q.execute()) if (lower(indexedText(field, r)).includes(needle)) out.add(r.message_id);
+  }
   return out;
 }

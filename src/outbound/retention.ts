@@ -10,10 +10,11 @@
 // - Blobs are content-addressed and may be shared (the same attachment sent twice is one blob; a
 //   mailbox may hold the same bytes). A blob is deleted only when no row refers to it any more,
 //   checked after the rows are committed. Parts that keep blob ids elsewhere register a check in
-//   BLOB_REFERENCES. A writer that reuses the blob between that check and the delete (put() finds
-//   it present and does not rewrite it) is covered by reading the bytes first and putting them
-//   back if a reference appeared after the delete; a writer that commits later still than that is
-//   the remaining window, closed only by a reference count or lease on blobs (not done).
+//   BLOB_REFERENCES. The check and the delete hold the blob's lock (src/mailstore/blob-lock.ts),
+//   which the mail store's writers hold until their reference commits (blobs.ts `holdBlob`).
+//   Writers that take no lock (emails, drafts) are covered by reading the bytes first and putting
+//   them back if a reference appeared after the delete; one of those that commits later still is
+//   the remaining window (they share blobs with mail-store rows only as the Sent copy, which does).
 // - An email with recipients still in flight (scheduled, queued, sent, delivery_delayed) is left
 //   alone, unless it is 30 days past the period too (a stuck recipient must not keep a body forever).
 // - Work is done in batches of BATCH emails, each in its own transaction, so a large purge never
@@ -26,6 +27,7 @@ import type { Db } from '../db/database.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
 import { blobStore } from './accept.ts';
+import { lockBlob } from '../mailstore/blob-lock.ts';
 
 export const RETENTION_JOB = 'retention.messages';
 const DAY = 86_400_000;
@@ -177,19 +179,33 @@ async function purgeWorkspace(core: Core, workspaceId: string, days: number) {
   return { emails, blobs_deleted: blobsDeleted, api_requests: apiRequests, events };
 }
 
-/** Deletes a blob no row refers to; puts it back if a reference appeared meanwhile. */
+/**
+ * Deletes a blob no row refers to. The check and the delete run under the blob's exclusive lock
+ * (src/mailstore/blobs.ts), which every mail-store writer holds shared until its reference commits,
+ * so a new reference can never be committed to a deleted file and two releases never race. A
+ * writer that takes no lock (emails, drafts) is still covered by reading the bytes first and
+ * putting them back if a reference appeared after the delete.
+ */
 export async function deleteIfUnreferenced(core: Core, id: string): Promise<boolean> {
   if (!/^[0-9a-f]{64}$/.test(id)) return false;
-  if (await blobReferenced(core.db, id)) return false;
   const store = blobStore(core);
-  if (!(await store.has(id))) return false;
-  const bytes = await store.get(id);
-  await store.delete(id);
-  if (await blobReferenced(core.db, id)) {
-    await store.put(bytes);
-    return false;
-  }
-  return true;
+  return core.store.transaction(async (tx) => {
+    await lockBlob(core, tx, id, 'exclusive');
+    if (await blobReferenced(tx, id)) return false;
+    let bytes: Buffer;
+    try {
+      bytes = await store.get(id);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // already gone
+      throw err;
+    }
+    await store.delete(id);
+    if (await blobReferenced(tx, id)) {
+      await store.put(bytes);
+      return false;
+    }
+    return true;
+  });
 }
 
 export function registerRetention(core: Core, worker: Worker, scheduler: Scheduler): void {

@@ -39,6 +39,8 @@ export interface FoldersTable {
   uid_next: number;
   /** The highest MODSEQ given in this folder (RFC 7162); every change takes the next one. */
   highest_modseq: number;
+  /** IMAP \Recent: the highest UID a session has claimed as recent (RFC 3501 §2.3.2); those above are still recent. */
+  recent_uid: number;
   subscribed: number;
   created_at: number;
 }

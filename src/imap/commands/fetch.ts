@@ -91,6 +91,10 @@ export function internalDate(ms: number): string {
 
 const BATCH = 100;
 
+async function messageStillThere(s: Session, id: string): Promise<boolean> {
+  return !!(await s.core.db.selectFrom('messages').select('id').where('id', '=', id).executeTakeFirst());
+}
+
 export async function fetch(s: Session, cmd: Command): Promise<Completion> {
   const sel = s.selected!;
   const set = parseSeqSet(cmd.args.atom());
@@ -111,7 +115,7 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
   // RFC 7162 §3.2.6: VANISHED only with UID FETCH, CHANGEDSINCE, and QRESYNC enabled.
   if (vanished && (!cmd.uid || changedSince === undefined || !s.qresync)) throw new Bad('VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC');
   // CHANGEDSINCE and MODSEQ are CONDSTORE-enabling (RFC 7162 §3.1).
-  if (changedSince !== undefined || items.some((i) => i.k === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (changedSince !== undefined || items.some((i) => i.k === 'MODSEQ')) s.enableCondstore();
 
   const want = new Set(items.map((i) => i.k));
   const withModseq = want.has('MODSEQ') || changedSince !== undefined;
@@ -157,10 +161,18 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
       const row = rows[i];
       const seq = sel.seqOf(row.uid);
       if (!seq) continue;
-      const raw = raws[i];
+      let raw = raws[i];
       if (rawNeeded[i] && !raw) {
-        unreadable++;
-        continue;
+        // The row was read before another session expunged it and its body was released: it is
+        // simply gone, like a message whose row we no longer find (RFC 9051 §7.4.1 lets the server
+        // omit an expunged message's data; its EXPUNGE comes when allowed). A body missing under
+        // a message that still exists is a real fault.
+        if (!(await messageStillThere(s, row.id))) continue;
+        raw = await blobs.get(row.blob_id).catch(() => null);
+        if (!raw) {
+          unreadable++;
+          continue;
+        }
       }
       let root: MimeNode | null = null;
       const mime = () => (root ??= indexMime(raw!));
@@ -184,7 +196,7 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
             add('UID', row.uid);
             break;
           case 'FLAGS':
-            add('FLAGS', imapFlags(row).map(atom));
+            add('FLAGS', s.shownFlags(row.uid, imapFlags(row)).map(atom));
             break;
           case 'INTERNALDATE':
             add('INTERNALDATE', internalDate(row.internal_date));
@@ -246,7 +258,7 @@ export async function fetch(s: Session, cmd: Command): Promise<Completion> {
           }
         }
       }
-      if (flagged.has(row.uid)) add('FLAGS', imapFlags(row).map(atom));
+      if (flagged.has(row.uid)) add('FLAGS', s.shownFlags(row.uid, imapFlags(row)).map(atom));
       if (withModseq || (s.condstore && seen.has('FLAGS'))) add('MODSEQ', [row.modseq]);
       s.untagged(`${seq} FETCH (`, serializeItems(out), ')');
       await s.maybeFlush();

@@ -41,6 +41,12 @@ function statusItems(tokens: Token[]): string[] {
   return items;
 }
 
+/** Messages no session has claimed as \Recent yet (RFC 3501 §6.3.10), i.e. above the folder's mark. */
+async function recentCount(s: Session, folder: Folder): Promise<number> {
+  const r = await s.core.db.selectFrom('messages').select((e) => e.fn.countAll<number>().as('n')).where('folder_id', '=', folder.id).where('uid', '>', Number(folder.recent_uid)).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
 async function statusLine(s: Session, folder: Folder, items: string[]): Promise<string> {
   const needCounts = items.some((i) => ['MESSAGES', 'UNSEEN', 'DELETED', 'SIZE'].includes(i));
   const st = needCounts ? await folderStatus(s.core.db, s.mailbox!.id, folder.id) : null;
@@ -53,7 +59,7 @@ async function statusLine(s: Session, folder: Folder, items: string[]): Promise<
     else if (i === 'DELETED') out.push(`DELETED ${st!.deleted}`);
     else if (i === 'SIZE') out.push(`SIZE ${st!.size}`);
     else if (i === 'HIGHESTMODSEQ') out.push(`HIGHESTMODSEQ ${folder.highest_modseq}`);
-    else if (i === 'RECENT') out.push('RECENT 0');
+    else if (i === 'RECENT') out.push(`RECENT ${await recentCount(s, folder)}`);
     else if (i === 'APPENDLIMIT') out.push(`APPENDLIMIT ${s.door.maxMessageBytes}`);
   }
   return out.join(' ');

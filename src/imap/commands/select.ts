@@ -2,14 +2,12 @@
 // 7162 §3.1.8 and §3.2.5), CLOSE, UNSELECT, CHECK, EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, RFC
 // 4315 §2.1), and IDLE (RFC 2177, RFC 9051 §6.3.13).
 import { mailTransaction } from '../../mailstore/changes.ts';
-import { folderByName } from '../../mailstore/folders.ts';
+import { claimRecent, folderByName } from '../../mailstore/folders.ts';
 import { expungeMessages } from '../../mailstore/messages.ts';
-import { parseSeqSet, resolve, compact, type SeqRange } from '../sequence.ts';
+import { parseSeqSet, resolve, compact, lowerBound, type SeqRange } from '../sequence.ts';
 import { type Command, type Completion, type Session, Selected, no, ok } from '../session.ts';
-import { changedSince, expungedSince, firstUnseenUid, folderUids, imapFlags } from '../store-read.ts';
+import { changedSince, expungedSince, firstUnseenUid, folderKeywords, folderUids, imapFlags } from '../store-read.ts';
 import { Bad, atomOf } from '../syntax.ts';
-
-const FLAGS = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 
 interface Qresync {
   uidValidity: number;
@@ -61,11 +59,16 @@ export async function select(s: Session, cmd: Command): Promise<Completion> {
   const highest = Number(folder.highest_modseq);
   const uids = await folderUids(s.core.db, folder.id);
   const sel = new Selected(folder, readOnly, uids, highest);
+  // \Recent (RFC 3501 §2.3.2): SELECT claims what no session has seen yet; EXAMINE only looks.
+  const last = uids.length ? uids[uids.length - 1] : 0;
+  const mark = readOnly ? Number(folder.recent_uid) : await claimRecent(s.core.db, folder.id, last);
+  for (let i = lowerBound(uids, mark + 1); i < uids.length; i++) sel.recent.add(uids[i]);
+  for (const k of await folderKeywords(s.core.db, folder.id)) sel.keywords.add(k);
 
   s.untagged(`${uids.length} EXISTS`);
-  if (!s.rev2) s.untagged('0 RECENT');
-  s.untagged(`FLAGS (${FLAGS})`);
-  s.untagged(`OK [PERMANENTFLAGS (${readOnly ? '' : FLAGS + ' \\*'})] Flags permitted`);
+  if (!s.rev2) s.untagged(`${sel.recent.size} RECENT`);
+  // The folder's keywords are in FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5, §6.3.2).
+  s.announceFlags(sel);
   if (!s.rev2) {
     const unseen = await firstUnseenUid(s.core.db, folder.id);
     if (unseen !== null && sel.seqOf(unseen)) s.untagged(`OK [UNSEEN ${sel.seqOf(unseen)}] First unseen`);
@@ -83,7 +86,7 @@ export async function select(s: Session, cmd: Command): Promise<Completion> {
     for (const row of await changedSince(s.core.db, folder.id, qresync.modseq, highest)) {
       const seq = sel.seqOf(row.uid);
       if (!seq) continue;
-      s.untagged(`${seq} FETCH (UID ${row.uid} FLAGS (${imapFlags(row).join(' ')}) MODSEQ (${row.modseq}))`);
+      s.untagged(`${seq} FETCH (UID ${row.uid} FLAGS (${s.shownFlags(row.uid, imapFlags(row)).join(' ')}) MODSEQ (${row.modseq}))`);
       await s.maybeFlush();
     }
   }

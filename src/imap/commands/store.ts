@@ -41,7 +41,7 @@ export async function store(s: Session, cmd: Command): Promise<Completion> {
   if (mods) {
     if (mods.length !== 2 || atomOf(mods[0])?.toUpperCase() !== 'UNCHANGEDSINCE' || !/^\d{1,19}$/.test(atomOf(mods[1]) ?? '')) throw new Bad('Bad STORE modifier');
     unchangedSince = Number(atomOf(mods[1]));
-    s.enabled.add('CONDSTORE');
+    s.enableCondstore();
   }
   const op = cmd.args.atom().toUpperCase();
   const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(op);
@@ -62,7 +62,8 @@ export async function store(s: Session, cmd: Command): Promise<Completion> {
     if (u.changed) sel.reported.set(u.uid, u.modseq);
     const uidPart = cmd.uid || s.qresync ? `UID ${u.uid} ` : '';
     const modseq = s.condstore ? ` MODSEQ (${u.modseq})` : '';
-    if (!silent) s.untagged(`${seq} FETCH (${uidPart}FLAGS (${u.flags.join(' ')})${modseq})`);
+    const shown = s.shownFlags(u.uid, u.flags);
+    if (!silent) s.untagged(`${seq} FETCH (${uidPart}FLAGS (${shown.join(' ')})${modseq})`);
     // RFC 7162 §3.1.3: with UNCHANGEDSINCE, a changed message is reported with its MODSEQ even when silent.
     else if (unchangedSince !== undefined && u.changed) s.untagged(`${seq} FETCH (${uidPart}MODSEQ (${u.modseq}))`);
   }
@@ -92,7 +93,7 @@ export async function copy(s: Session, cmd: Command): Promise<Completion> {
     if (!quotaAllows(s.core, mb, bytes)) return no('Over quota', 'OVERQUOTA');
   }
   const fn = move ? moveMessages : copyMessages;
-  const res = await mailTransaction(s.core, (tx, emit) => fn(s.core, tx, emit, { fromFolderId: sel.folder.id, toFolderId: dest.id, uids, mailboxId: s.mailbox!.id }));
+  const res = await mailTransaction(s.core, (tx, emit) => fn(s.core, tx, emit, { fromFolderId: sel.folder.id, toFolderId: dest.id, uids, mailboxId: s.mailbox!.id, allowSameFolder: true }));
   if (!res.mapping.length) return ok(`${cmd.name} completed`);
   const code = `COPYUID ${res.uidValidity} ${ordered(res.mapping.map(([a]) => a))} ${ordered(res.mapping.map(([, b]) => b))}`;
   if (!move) return ok('COPY completed', code);
@@ -182,6 +183,7 @@ export async function append(s: Session, cmd: Command): Promise<Completion> {
           mailbox: current,
           folderId: folder.id,
           blobId: p.blobId,
+          raw: p.m.data,
           size: p.m.data.length,
           parsed: p.parsed,
           internalDate: p.m.date ?? now,
