@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { parseDuration } from '../core/duration.ts';
+import { type AbuseSettings, type SpamSettings, parseAbuseSettings, parseSpamSettings } from './spam-settings.ts';
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -97,6 +98,10 @@ export interface Settings {
   mxMaxConnectionsPerIp: number;
   /** Let IMAP/POP3 clients log in before TLS (off: LOGINDISABLED until STARTTLS, RFC 9051 §6.2.3). */
   allowPlaintextAuth: boolean;
+  /** Spam filtering (src/spam/): MAILSTACK_RSPAMD_*, MAILSTACK_DNSBL, MAILSTACK_SPAM_*. */
+  spam: SpamSettings;
+  /** Outbound abuse controls (src/abuse/): quotas, auto-pause, warm-up. */
+  abuse: AbuseSettings;
 }
 
 export interface SmarthostSettings {
@@ -196,6 +201,8 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     dmarcReject: bool(get, 'DMARC_REJECT', true),
     mxMaxConnectionsPerIp: int(get, 'MX_MAX_CONNECTIONS_PER_IP', 20, 1, 10000, 'a whole number'),
     allowPlaintextAuth: bool(get, 'ALLOW_PLAINTEXT_AUTH', false),
+    spam: parseSpamSettings(get, (m) => new SettingsError(m)),
+    abuse: parseAbuseSettings(get, (m) => new SettingsError(m)),
   };
 }
 
