@@ -20,6 +20,7 @@ import { newVerpToken } from './verp.ts';
 import { FileBlobStore } from '../blobs/blob-store.ts';
 import path from 'node:path';
 import { metricsOf } from '../metrics/metrics.ts';
+import { gateAccept } from '../abuse/sending.ts';
 
 export const DELIVER_JOB = 'outbound.deliver';
 export const RELEASE_JOB = 'outbound.release';
@@ -92,6 +93,8 @@ export async function storeMessage(core: Core, input: AcceptInput): Promise<Stor
 /** The fast half, inside the caller's transaction: rows, suppression checks and jobs. */
 export async function recordMessage(core: Core, tx: Db, input: AcceptInput, stored: StoredMessage): Promise<string> {
   const { rawBlob, size } = stored;
+  // Quotas, warm-up and pause (src/abuse/sending.ts): refused before any row is written.
+  await gateAccept(core, tx, input, new Set(input.recipients.map((r) => r.address.trim().toLowerCase())).size);
   const now = core.clock.now();
   const id = newId(now);
   const scheduled = input.scheduledAt !== null && input.scheduledAt > now;

@@ -54,6 +54,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('refuse_executables', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('paused_at', 'bigint')
     .addColumn('paused_reason', 'text')
+    // The last resume: the auto-pause window counts only sends after it.
+    .addColumn('resumed_at', 'bigint')
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema

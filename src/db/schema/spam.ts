@@ -49,6 +49,7 @@ export interface WorkspaceAbuseTable {
   refuse_executables: number;
   paused_at: number | null;
   paused_reason: string | null;
+  resumed_at: number | null;
   updated_at: number;
 }
 
