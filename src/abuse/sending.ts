@@ -19,8 +19,8 @@
 //   day plus one for every recipient delivered so far (bounces and complaints earn nothing), so a
 //   new workspace with good delivery grows its own limit; `--warmup off` or
 //   MAILSTACK_WARMUP_START=0 turns it off.
-// - Auto-pause is decided in the transaction that records a hard bounce or a complaint
-//   (recipients.ts calls `noteOutcome`), over the workspace's last MAILSTACK_PAUSE_MIN_SENDS
+// - Auto-pause is decided in the transaction that records a hard bounce, a complaint, or a
+//   delivery of a workspace that has bounces or complaints (recipients.ts calls `noteOutcome`), over the workspace's last MAILSTACK_PAUSE_MIN_SENDS
 //   recipients that were sent since its last resume; with fewer sends than that it never pauses.
 import { type Actor, type Core, CoreError, notFound, systemActor } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
@@ -147,6 +147,15 @@ export async function holdIfPaused(core: Core, r: { id: string; workspace_id: st
 export async function noteOutcome(core: Core, tx: Db, r: { id: string; workspace_id: string; email_id: string }, status: RecipientStatus, bounceType: string | undefined): Promise<void> {
   const hard = status === 'bounced' && bounceType === 'Permanent';
   const complaint = status === 'complained';
+  if (status === 'delivered') {
+    // The window fills up with deliveries after the bounces: look again, but only when this
+    // workspace has a bounce or complaint since its last resume (healthy ones cost one look-up).
+    const row = await abuseRow(tx, r.workspace_id);
+    if (row?.paused_at) return;
+    const mark = await tx.selectFrom('delivery_marks').select('recipient_id').where('workspace_id', '=', r.workspace_id).where('at', '>', Number(row?.resumed_at ?? 0)).limit(1).executeTakeFirst();
+    if (mark) await evaluatePause(core, tx, r.workspace_id);
+    return;
+  }
   if (!hard && !complaint) return;
   const email = await tx.selectFrom('emails').select('domain_id').where('id', '=', r.email_id).executeTakeFirst();
   const now = core.clock.now();
