@@ -95,7 +95,7 @@ describe('automatic pause', () => {
       const r = await a.resend.emails.send({ from: a.from, to: i < 4 ? `bad${i}@remote.test` : `good${i}@remote.test`, subject: `n${i}`, text: 'hello' });
       expect(r.error).toBeNull();
     }
-    const row = await waitFor('paused', async () => (await core.db.selectFrom('workspace_abuse').selectAll().where('workspace_id', '=', a.workspaceId).executeTakeFirst())?.paused_at ? true : undefined, 30_000);
+    const row = await waitFor('paused', async () => (await core.db.selectFrom('workspace_abuse').selectAll().where('workspace_id', '=', a.workspaceId).executeTakeFirst())?.paused_at ? true : undefined, 60_000);
     expect(row).toBe(true);
 
     // The webhook, signed.
@@ -136,7 +136,7 @@ describe('automatic pause', () => {
     expect(mx.messages.some((m) => m.to.includes('later@remote.test'))).toBe(true);
     expect((await a.resend.emails.send({ from: a.from, to: 'good@remote.test', subject: 'again', text: 'again' })).error).toBeNull();
     expect(await core.db.selectFrom('audit_log').select('id').where('workspace_id', '=', a.workspaceId).where('action', '=', 'workspace.sending_resumed').executeTakeFirst()).toBeTruthy();
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('quotas', () => {
@@ -156,7 +156,7 @@ describe('quotas', () => {
     const bad = await runCliAsync(['workspace', 'limits', c.workspaceId, '--daily', 'lots'], server.env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--daily must be a whole number/);
-  }, 60_000);
+  }, 120_000);
 
   it('a new workspace starts at the warm-up limit (MAILSTACK_WARMUP_START), which the operator can turn off', async () => {
     const d = await workspace('warm', 'on');
@@ -167,5 +167,5 @@ describe('quotas', () => {
     expect((await batch(5)).error).toBeNull();
     expect((await runCliAsync(['workspace', 'limits', d.workspaceId, '--warmup', 'off'], server.env)).code).toBe(0);
     expect((await batch(6)).error).toBeNull();
-  }, 60_000);
+  }, 120_000);
 });

@@ -12,8 +12,6 @@ export interface SpamSettings {
   rejectScore: number;
   /** At or above: delivered to Junk (built-in filter; rspamd's `add header`/`rewrite subject` too). */
   junkScore: number;
-  /** Score outbound mail (rspamd, or the built-in content checks) and hold what scores as spam. */
-  outboundScoring: boolean;
 }
 
 export interface AbuseSettings {
@@ -62,15 +60,12 @@ export function parseSpamSettings(get: Getter, fail: Fail): SpamSettings {
   const rejectScore = num(fail, get, 'SPAM_REJECT_SCORE', 15, 0, 10000);
   const junkScore = num(fail, get, 'SPAM_JUNK_SCORE', 6, 0, 10000);
   if (junkScore > rejectScore) throw fail('MAILSTACK_SPAM_JUNK_SCORE must not be above MAILSTACK_SPAM_REJECT_SCORE');
-  const outbound = (get('OUTBOUND_SPAM_CHECK') ?? 'true').toLowerCase();
-  if (!['true', 'false', '1', '0', 'on', 'off', 'yes', 'no'].includes(outbound)) throw fail(`MAILSTACK_OUTBOUND_SPAM_CHECK must be true or false, got ${JSON.stringify(outbound.slice(0, 100))}`);
   return {
     rspamdUrl: url(fail, get, 'RSPAMD_URL'),
     rspamdPassword: get('RSPAMD_PASSWORD') ?? null,
     dnsbl,
     rejectScore,
     junkScore,
-    outboundScoring: ['true', '1', 'on', 'yes'].includes(outbound),
   };
 }
 
