@@ -105,6 +105,8 @@ async function benchMailstack(sink: Sink): Promise<Result[]> {
       MAILSTACK_SMARTHOST: `smtp://127.0.0.1:${sink.port}`,
       MAILSTACK_WORKER_CONCURRENCY: String(CONCURRENCY),
       MAILSTACK_WORKER_POLL: '20ms',
+      // The warm-up limit of a new workspace would stop the benchmark's thousands of messages.
+      MAILSTACK_WARMUP_START: '0',
       MAILSTACK_SUBMISSION_PORT: String(submissionPort),
       MAILSTACK_LOG_LEVEL: 'silent',
     },

@@ -22,6 +22,7 @@ import { registerDomainJobs } from './domains/verify.ts';
 import { RELEASE_JOB, releaseHandler } from './outbound/accept.ts';
 import { registerRetention } from './outbound/retention.ts';
 import { registerMailPurge } from './mailstore/purge.ts';
+import { registerSpam } from './spam/learn.ts';
 import { type SubmissionDoors, startSubmission } from './smtp/submission.ts';
 import { type MxDoor, startMx } from './smtp/mx.ts';
 import { type ImapDoor, startImap } from './imap/server.ts';
@@ -110,6 +111,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerScheduledBackups(core, worker, scheduler);
   registerBroadcastJobs(core, worker);
   registerImportJobs(core, worker);
+  registerSpam(core, worker);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;

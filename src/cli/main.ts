@@ -7,6 +7,7 @@ import { adminCommands } from './admin.ts';
 import { privacyCommands } from './privacy.ts';
 import { backupCommands } from './backup.ts';
 import { contactCommands } from './contacts.ts';
+import { abuseCommands } from './abuse.ts';
 import { rotateKeys } from './rotate-keys.ts';
 import { setup } from './setup.ts';
 import { serve } from './serve.ts';
@@ -88,6 +89,7 @@ adminCommands(program);
 privacyCommands(program);
 backupCommands(program);
 contactCommands(program);
+abuseCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SettingsError) {

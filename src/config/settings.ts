@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { parseDuration } from '../core/duration.ts';
+import { type AbuseSettings, type SpamSettings, parseAbuseSettings, parseSpamSettings } from './spam-settings.ts';
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -107,6 +108,10 @@ export interface Settings {
   broadcastRate: number;
   /** Largest CSV a contact import accepts (MAILSTACK_IMPORT_MAX_BYTES); a larger upload is refused. */
   importMaxBytes: number;
+  /** Spam filtering (src/spam/): MAILSTACK_RSPAMD_*, MAILSTACK_DNSBL, MAILSTACK_SPAM_*. */
+  spam: SpamSettings;
+  /** Outbound abuse controls (src/abuse/): quotas, auto-pause, warm-up. */
+  abuse: AbuseSettings;
 }
 
 export interface SmarthostSettings {
@@ -211,6 +216,8 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     backupKeep: backupKeep(get('BACKUP_KEEP') ?? '7'),
     backupScheduleMs: backupSchedule(get('BACKUP_SCHEDULE')),
     backupDir: path.resolve(cwd, get('BACKUP_DIR') ?? path.join(dataDir, 'backups')),
+    spam: parseSpamSettings(get, (m) => new SettingsError(m)),
+    abuse: parseAbuseSettings(get, (m) => new SettingsError(m)),
   };
 }
 

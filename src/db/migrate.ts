@@ -16,6 +16,7 @@ import * as m0030 from './migrations/0030_webmail_counts.ts';
 import * as m0055 from './migrations/0055_exports_erasures.ts';
 import * as m0040 from './migrations/0040_campaigns.ts';
 import * as m0020 from './migrations/0020_imap_recent.ts';
+import * as m0070 from './migrations/0070_spam_abuse.ts';
 import * as m0080 from './migrations/0080_development.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0055_exports_erasures': m0055,
   '0040_campaigns': m0040,
   '0020_imap_recent': m0020,
+  '0070_spam_abuse': m0070,
   '0080_development': m0080,
 };
 

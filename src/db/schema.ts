@@ -13,6 +13,7 @@ import type { MailstoreSchema } from './schema/mailstore.ts';
 import type { DevelopmentSchema } from './schema/development.ts';
 import type { PrivacySchema } from './schema/privacy.ts';
 import type { CampaignsSchema } from './schema/campaigns.ts';
+import type { SpamSchema } from './schema/spam.ts';
 
 export type * from './schema/accounts.ts';
 export type * from './schema/domains.ts';
@@ -25,7 +26,7 @@ export type * from './schema/requests.ts';
 export type * from './schema/mailstore.ts';
 export type * from './schema/development.ts';
 export type * from './schema/privacy.ts';
-
 export type * from './schema/campaigns.ts';
+export type * from './schema/spam.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema, CampaignsSchema {}
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema, CampaignsSchema, SpamSchema {}

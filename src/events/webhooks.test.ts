@@ -438,7 +438,8 @@ describe('hostile input', () => {
   });
 
   it('accepts every Resend event name', async () => {
-    const { data, error } = await resend.webhooks.create({ endpoint: `${receiver.url}/all`, events: [...EVENT_TYPES] });
+    // Ours include Mailstack's own (workspace.sending_paused …), which the SDK's type does not list.
+    const { data, error } = await resend.webhooks.create({ endpoint: `${receiver.url}/all`, events: [...EVENT_TYPES] as Parameters<typeof resend.webhooks.create>[0]['events'] });
     expect(error).toBeNull();
     expect((await resend.webhooks.get(data!.id)).data!.events).toEqual([...EVENT_TYPES]);
     await resend.webhooks.remove(data!.id);

@@ -71,6 +71,9 @@ export const EVENT_TYPES = [
   'inbox.draft.updated',
   'inbox.draft.sent',
   'inbox.draft.deleted',
+  // Abuse controls (src/abuse/): a workspace's sending paused by its bounce or complaint rate, and resumed.
+  'workspace.sending_paused',
+  'workspace.sending_resumed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -20,6 +20,7 @@ import { logRoutes } from './routes/logs.ts';
 import { rateLimitHook } from './rate-limit.ts';
 import { requestLogHook } from './request-log.ts';
 import { suppressionRoutes } from './routes/suppressions.ts';
+import { spamRoutes } from './routes/spam.ts';
 import { aliasRoutes } from './routes/aliases.ts';
 import { forwardingRoutes } from './routes/forwarding.ts';
 import { appPasswordRoutes } from './routes/app-passwords.ts';
@@ -144,6 +145,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   webhookRoutes(app, core);
   logRoutes(app, core);
   suppressionRoutes(app, core);
+  spamRoutes(app, core);
   aliasRoutes(app, core);
   forwardingRoutes(app, core);
   appPasswordRoutes(app, core);

@@ -17,6 +17,10 @@
 //       refused for all with 452 4.2.2 (temporary: the sender retries, and the others get it on a
 //       retry once there is room). The quota is re-checked inside the transaction, against the
 //       committed used_bytes, so two concurrent deliveries cannot both squeeze past it.
+// - Spam (src/spam/filter.ts) is judged after authentication and parsing, before anything is
+//   stored: a refusal is 550 5.7.1 for all; otherwise each mailbox's copy goes to INBOX or Junk
+//   by its own verdict, with X-Spam-* fields after Authentication-Results, and the verdict row
+//   commits with the message.
 // - Stored once per mailbox: the same message reaching mailbox X through an alias and directly
 //   (or through two aliases, or user+tag@ and user@) is appended to X once, with every envelope
 //   address that led to it in `received_for`.
@@ -41,6 +45,7 @@ import { ParseRefusal, type ParsedMessage, parseMessage } from '../mailstore/par
 import { receivedEventJson } from '../mailstore/views.ts';
 import { blobStore, recordMessage } from '../outbound/accept.ts';
 import { authenticateMessage } from './authenticate.ts';
+import { judgeInbound, recordVerdict, spamHeaders } from '../spam/filter.ts';
 import { type PreparedForward, prepareForwards } from './forward.ts';
 import type { DeliveryOutcome, InboundMessage, InboundTarget } from './types.ts';
 import { FORWARD_MARKER, headerValues, receivedCount, receivedHeader, returnPathHeader } from './trace.ts';
@@ -155,7 +160,22 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   const toStore = plans.filter((p) => p.store);
   if (toStore.some((p) => !quotaAllows(core, p.mailbox, size))) return quotaRefusal;
 
-  const blobId = toStore.length ? await blobStore(core).put(stored) : null;
+  // Spam filtering before the 250 (src/spam/filter.ts): refused, or a verdict per mailbox
+  // (Junk or not, and the X-Spam-* fields of its copy).
+  const judged = await judgeInbound(core, { raw: stored, parsed, auth: auth.verdicts, remoteAddress: message.remoteAddress, heloName: message.heloName, mailFrom: message.mailFrom, recipients, mailboxes: plans.map((p) => p.mailbox) });
+  if (judged.refuse) return { code: judged.code, enhanced: judged.enhanced, reply: judged.reply };
+  // One blob per distinct set of X-Spam-* fields (mailboxes whose verdicts agree share it).
+  const blobs = new Map<string, { blobId: string; size: number; raw: Buffer }>();
+  for (const p of toStore) {
+    const fields = spamHeaders(core, judged.verdicts.get(p.mailbox.id)!);
+    if (blobs.has(fields)) continue;
+    // Return-Path, Received, Authentication-Results, then X-Spam-*, then the message as sent.
+    const ar = Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`);
+    const onTop = authed.subarray(0, ar.length).equals(ar);
+    const copy = Buffer.concat([Buffer.from(returnPathHeader(message.mailFrom)), Buffer.from(received), ...(onTop ? [ar, Buffer.from(fields), authed.subarray(ar.length)] : [Buffer.from(fields), authed])]);
+    if (!quotaAllows(core, p.mailbox, copy.length)) return quotaRefusal;
+    blobs.set(fields, { blobId: await blobStore(core).put(copy), size: copy.length, raw: copy });
+  }
   const verdicts = auth.verdicts;
   try {
     const stats = await mailTransaction(core, async (tx, emit) => {
@@ -163,13 +183,15 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
       for (const p of toStore) {
         const mailbox = await tx.selectFrom('mailboxes').selectAll().where('id', '=', p.mailbox.id).executeTakeFirst();
         if (!mailbox) continue; // removed since RCPT: nobody left to deliver to
-        if (!quotaAllows(core, mailbox, size)) throw new Refusal(quotaRefusal);
+        const spam = judged.verdicts.get(p.mailbox.id)!;
+        const blob = blobs.get(spamHeaders(core, spam))!;
+        if (!quotaAllows(core, mailbox, blob.size)) throw new Refusal(quotaRefusal);
         const msg = await appendMessage(core, tx, emit, {
           mailbox,
-          specialUse: 'inbox',
-          blobId: blobId!,
-          raw: stored,
-          size,
+          specialUse: spam.junk ? 'junk' : 'inbox',
+          blobId: blob.blobId,
+          raw: blob.raw,
+          size: blob.size,
           parsed,
           internalDate: now,
           direction: 'inbound',
@@ -177,6 +199,7 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
           envelopeFrom: message.mailFrom,
           receivedFor: p.receivedFor,
         });
+        await recordVerdict(core, tx, { id: msg.id, workspace_id: mailbox.workspace_id, mailbox_id: mailbox.id }, spam);
         await announce(core, tx, mailbox, msg.id, parsed);
         appended++;
       }

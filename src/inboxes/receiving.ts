@@ -24,6 +24,7 @@ import { type PageRequest, pageOfList, paginate } from '../db/paginate.ts';
 import type { MessagesTable } from '../db/schema.ts';
 import { parseMessage } from '../mailstore/parse.ts';
 import { attachmentsOfMessages, readRaw, viewInputOf } from '../mailstore/read.ts';
+import { spamOf } from '../spam/filter.ts';
 import { type AttachmentRowForView, receivedAttachmentJson, receivedEmailJson, receivedEmailListItem } from '../mailstore/views.ts';
 
 const DOWNLOAD_CONTEXT = 'received-download';
@@ -65,7 +66,9 @@ export async function listReceived(core: Core, workspaceId: string, page: PageRe
 export async function getReceived(core: Core, workspaceId: string, id: string, htmlFormat: unknown) {
   if (htmlFormat !== undefined && htmlFormat !== 'data_uri' && htmlFormat !== 'cid') throw invalid('The `html_format` query parameter must be `data_uri` or `cid`.');
   const row = await receivedMessage(core.db, workspaceId, id);
-  return receivedEmailJson(await viewInputOf(core, core.db, row), { htmlFormat: htmlFormat as 'data_uri' | 'cid' | undefined, raw: partLink(core, workspaceId, row.id, 'raw', '/raw') });
+  const json = receivedEmailJson(await viewInputOf(core, core.db, row), { htmlFormat: htmlFormat as 'data_uri' | 'cid' | undefined, raw: partLink(core, workspaceId, row.id, 'raw', '/raw') });
+  // The spam filter's verdict (src/spam/filter.ts), null when no filter judged the message.
+  return { ...json, spam: await spamOf(core.db, workspaceId, row.id) };
 }
 
 export async function listReceivedAttachments(core: Core, workspaceId: string, id: string, page: PageRequest) {

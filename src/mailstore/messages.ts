@@ -27,6 +27,7 @@ import { newId } from '../core/ids.ts';
 import type { Db } from '../db/database.ts';
 import type { FoldersTable, MailboxesTable, MessagesTable, SpecialUse } from '../db/schema.ts';
 import { holdBlob, queueBlobRelease } from './blobs.ts';
+import { flagJudgement, queueJunkLearning, transferJudgement } from './junk-learning.ts';
 import type { Emit } from './changes.ts';
 import type { ParsedAddress, ParsedMessage } from './parse.ts';
 import { bodyText, snippetOf } from './text.ts';
@@ -377,6 +378,8 @@ export async function storeFlags(core: Core, tx: Db, emit: Emit, input: StoreFla
   let modseq = 0;
   if (changedCount) modseq = (await allocate(tx, folder.id, 0, changedCount)).firstModseq;
   const updated: StoreFlagsResult['updated'] = [];
+  // $Junk / $NotJunk newly set train the spam filter (junk-learning.ts).
+  const learn: { spam?: string[]; ham?: string[] } = {};
   for (const p of plan) {
     const flags = flagsOf({ ...p.next, keywords: JSON.stringify(p.next.keywords) });
     if (!p.changed) {
@@ -390,8 +393,13 @@ export async function storeFlags(core: Core, tx: Db, emit: Emit, input: StoreFla
       .where('id', '=', p.row.id)
       .execute();
     updated.push({ uid: Number(p.row.uid), modseq: m, flags, changed: true });
+    const before = new Set(flagsOf(p.row).map((f) => f.toLowerCase()));
+    const judged = flagJudgement(flags.filter((f) => !before.has(f.toLowerCase())));
+    if (judged) (learn[judged] ??= []).push(p.row.id);
     emit({ type: 'flags', mailboxId: folder.mailbox_id, folderId: folder.id, uid: Number(p.row.uid), modseq: m, messageId: p.row.id });
   }
+  await queueJunkLearning(core, tx, folder.mailbox_id, learn.spam ?? [], 'spam');
+  await queueJunkLearning(core, tx, folder.mailbox_id, learn.ham ?? [], 'ham');
   return { updated, modified: modified.sort((a, b) => a - b) };
 }
 
@@ -434,9 +442,11 @@ export async function copyMessages(core: Core, tx: Db, emit: Emit, input: CopyIn
   const now = core.clock.now();
   const mapping: [number, number][] = [];
   let bytes = 0;
+  const copied: string[] = [];
   for (let i = 0; i < rows.length; i++) {
     const src = rows[i];
     const id = newId(now);
+    copied.push(id);
     const uid = firstUid + i;
     const modseq = firstModseq + i;
     // The copy is a new message of the target folder: its created_at is when it entered the folder
@@ -451,6 +461,7 @@ export async function copyMessages(core: Core, tx: Db, emit: Emit, input: CopyIn
     emit({ type: 'new', mailboxId: to.mailbox_id, folderId: to.id, uid, modseq, messageId: id });
   }
   await addUsedBytes(tx, to.mailbox_id, bytes);
+  await queueJunkLearning(core, tx, to.mailbox_id, copied, transferJudgement(from, to));
   return { uidValidity, mapping };
 }
 
@@ -479,6 +490,7 @@ export async function moveMessages(core: Core, tx: Db, emit: Emit, input: CopyIn
   }
   for (let i = 0; i < rows.length; i++) emit({ type: 'new', mailboxId: to.mailbox_id, folderId: to.id, uid: mapping[i][1], modseq: firstModseq + i, messageId: rows[i].id });
   for (let i = 0; i < rows.length; i++) emit({ type: 'expunge', mailboxId: from.mailbox_id, folderId: from.id, uid: mapping[i][0], modseq: gone.firstModseq + i });
+  await queueJunkLearning(core, tx, to.mailbox_id, rows.map((r) => r.id), transferJudgement(from, to));
   return { uidValidity, mapping };
 }
 

@@ -23,6 +23,7 @@ import { FileBlobStore } from '../blobs/blob-store.ts';
 import path from 'node:path';
 import { metricsOf } from '../metrics/metrics.ts';
 import { assertContactable } from '../privacy/do-not-contact.ts';
+import { gateAccept } from '../abuse/sending.ts';
 
 export const DELIVER_JOB = 'outbound.deliver';
 export const RELEASE_JOB = 'outbound.release';
@@ -97,6 +98,8 @@ export async function storeMessage(core: Core, input: AcceptInput): Promise<Stor
 /** The fast half, inside the caller's transaction: rows, suppression checks and jobs. */
 export async function recordMessage(core: Core, tx: Db, input: AcceptInput, stored: StoredMessage): Promise<string> {
   const { rawBlob, size } = stored;
+  // Quotas, warm-up and pause (src/abuse/sending.ts): refused before any row is written.
+  await gateAccept(core, tx, input, new Set(input.recipients.map((r) => r.address.trim().toLowerCase())).size);
   const now = core.clock.now();
   const id = newId(now);
   const scheduled = input.scheduledAt !== null && input.scheduledAt > now;

@@ -13,6 +13,7 @@ import type { Db } from '../db/database.ts';
 import type { EmailRecipientsTable, EmailsTable, RecipientStatus } from '../db/schema.ts';
 import { type EventType, emitEvent } from '../events/webhooks.ts';
 import { metricsOf } from '../metrics/metrics.ts';
+import { noteOutcome } from '../abuse/sending.ts';
 
 export type Recipient = EmailRecipientsTable;
 export type Email = EmailsTable;
@@ -88,6 +89,8 @@ export async function setRecipientStatus(core: Core, tx: Db, recipientId: string
     .execute();
   await tx.updateTable('emails').set({ last_event: status, updated_at: now }).where('id', '=', r.email_id).execute();
   metricsOf(core).status(r.workspace_id, status, { bounceType: detail.bounce?.type, suppressedReason: detail.suppressed?.type });
+  // Hard bounces and complaints count towards the automatic pause (src/abuse/sending.ts).
+  await noteOutcome(core, tx, r, status, detail.bounce?.type);
   const type = EVENT_OF[status];
   if (type) {
     const email = await tx.selectFrom('emails').selectAll().where('id', '=', r.email_id).executeTakeFirstOrThrow();

@@ -8,29 +8,9 @@ import type { Core } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
 import { attempt } from './delivery/deliver.ts';
 
-export const SYSTEM_MAIL_JOB = 'system_mail.send';
+import { SYSTEM_MAIL_JOB, type QueuedSystemMail, type SystemMail, queueSystemMail, SEAL_CONTEXT } from './system-mail-queue.ts';
 
-export interface SystemMail {
-  to: string;
-  subject: string;
-  text: string;
-}
-
-/** What the job holds: the text (a live sign-in link) is sealed, so the jobs table never has it in clear. */
-interface QueuedSystemMail {
-  to: string;
-  subject: string;
-  text_sealed?: string;
-  /** Jobs queued before the text was sealed. */
-  text?: string;
-}
-
-const SEAL_CONTEXT = 'system_mail';
-
-export async function queueSystemMail(core: Core, mail: SystemMail, db: Db = core.db): Promise<void> {
-  const job: QueuedSystemMail = { to: mail.to, subject: mail.subject, text_sealed: core.vault.encrypt(mail.text, SEAL_CONTEXT) };
-  await core.jobs.enqueue(SYSTEM_MAIL_JOB, job, { maxAttempts: 8 }, db);
-}
+export { SYSTEM_MAIL_JOB, type SystemMail, queueSystemMail };
 
 /**
  * The job handler: one attempt to deliver, through the same MTA as every other message (the

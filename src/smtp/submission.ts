@@ -50,6 +50,7 @@ import { loginMailbox } from '../accounts/mailbox-login.ts';
 import { attemptFailed, attemptSucceeded, beginAttempt } from '../accounts/login-throttle.ts';
 import type { Core } from '../core/core.ts';
 import { CoreError } from '../core/core.ts';
+import { SendingRefused } from '../abuse/sending.ts';
 import { newId } from '../core/ids.ts';
 import { type SendingDomain, domainForSending } from '../domains/domains.ts';
 import { type AcceptInput, type AttachmentMeta, acceptMessage, blobStore } from '../outbound/accept.ts';
@@ -157,6 +158,8 @@ export async function startSubmission(core: Core): Promise<SubmissionDoors | nul
       const work = onData(core, stream, session).then(
         (emailId) => callback(null, `2.6.0 Queued as ${emailId}`),
         (err) => {
+          // Quotas and pause (src/abuse/sending.ts) carry their own SMTP answer.
+          if (err instanceof SendingRefused) return callback(reply(err.smtp.code, `${err.smtp.enhanced} ${err.message}`));
           if (!(err as any)?.responseCode) log.error({ err }, 'submission failed');
           callback((err as any)?.responseCode ? err : reply(451, '4.3.0 Local error while storing the message; try again later'));
         },

@@ -102,6 +102,19 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Runs the mailstack CLI without blocking this process (a node of this test may be serving it). */
+export function runCliAsync(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** Starts the mailstack CLI as a child process (for `start`), returning the process. */
 export function spawnCli(args: string[], env: Record<string, string>) {
   return spawn(process.execPath, [CLI, ...args], {

@@ -62,7 +62,9 @@ export type RecipientStatus =
   | 'complained'
   | 'failed'
   | 'suppressed'
-  | 'canceled';
+  | 'canceled'
+  /** Kept back: the workspace's sending is paused, or the content scored as spam (src/abuse/). */
+  | 'held';
 
 export interface IdempotencyKeysTable {
   workspace_id: string;

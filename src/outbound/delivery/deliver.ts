@@ -39,6 +39,7 @@ import { blobStore } from '../accept.ts';
 import { type Email, type Recipient, type StatusDetail, setRecipientStatus } from '../recipients.ts';
 import { deliverInDevelopment, testAddress } from '../../devmode/delivery.ts';
 import { suppressAddress } from '../suppressions.ts';
+import { holdIfPaused } from '../../abuse/sending.ts';
 import { verpAddress } from '../verp.ts';
 import { resolveRoute } from './mx.ts';
 import { SmtpPool } from './pool.ts';
@@ -119,6 +120,8 @@ export async function deliverRecipient(core: Core, recipientId: string, ctx: Pic
   const db = core.db;
   const r = await db.selectFrom('email_recipients').selectAll().where('id', '=', recipientId).executeTakeFirst();
   if (!r || !ACTIVE.has(r.status)) return null;
+  // A paused workspace's mail is held, not sent and not dropped (src/abuse/sending.ts).
+  if (await holdIfPaused(core, r, (tx, id, status) => setRecipientStatus(core, tx, id, status))) return null;
   const email = await db.selectFrom('emails').selectAll().where('id', '=', r.email_id).executeTakeFirst();
   if (!email) return null;
   const domain = email.domain_id ? await db.selectFrom('domains').selectAll().where('id', '=', email.domain_id).executeTakeFirst() : undefined;
