@@ -73,6 +73,14 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (ms_…)' } } },
       security: [{ bearer: [] }],
     },
+    // Each operation's permission as the role name of its security requirement (OpenAPI 3.1 §4.8.30:
+    // for schemes other than OAuth the array MAY list the roles required); public routes need none.
+    transform: ({ schema, url, route }: any) => {
+      const config = (route?.config ?? {}) as { auth?: string; permission?: string };
+      if (!schema || schema.security) return { schema, url };
+      if (config.auth === 'none') return { schema: { ...schema, security: [] }, url };
+      return { schema: { ...schema, security: [{ bearer: config.permission ? [config.permission] : [] }] }, url };
+    },
     // servers, an operationId and a response schema for every operation (openapi.ts).
     transformObject: ({ openapiObject }: any) => completeOpenApi(openapiObject, core.settings.publicUrl),
   } as any);
