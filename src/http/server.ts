@@ -57,7 +57,9 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
 
   // JSON bodies are typed: a number where a string belongs is the caller's mistake (422), not
   // something to coerce. Query strings and path parameters are text, coerced to their schema.
-  const bodyAjv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
+  // Unknown body fields are refused (422 naming the field), never silently dropped: a dropped
+  // `"enabled": false` once left a forwarding rule on (issue 9).
+  const bodyAjv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
   const textAjv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false, strict: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
