@@ -25,7 +25,7 @@ interface QueuedSystemMail {
   text?: string;
 }
 
-const SEAL_CONTEXT = 'system_mail';
+export const SEAL_CONTEXT = 'system_mail';
 
 export async function queueSystemMail(core: Core, mail: SystemMail, db: Db = core.db): Promise<void> {
   const job: QueuedSystemMail = { to: mail.to, subject: mail.subject, text_sealed: core.vault.encrypt(mail.text, SEAL_CONTEXT) };
