@@ -142,9 +142,14 @@ describe('magic-link sign-in', () => {
     const again = await fetch(server.url + pathAndQuery, { redirect: 'manual' });
     expect(again.status).toBe(401);
     expect(again.headers.getSetCookie()).toEqual([]);
+    // Issue 9: a reused link said "Ask for undefined"; it must say what to do, in words.
+    const againText = await again.text();
+    expect(againText).not.toMatch(/undefined|null|\$\{/);
+    expect(againText).toContain('This sign-in link is invalid, already used or expired. Ask for a new one');
     const viaApi = await api(server.url, 'POST', '/v1/auth/magic-link/verify', { body: { token } });
     expect(viaApi.status).toBe(401);
-    expect(viaApi.json).toEqual({ statusCode: 401, name: 'invalid_credentials', message: expect.any(String) });
+    expect(viaApi.json).toEqual({ statusCode: 401, name: 'invalid_credentials', message: expect.stringContaining('Ask for a new one') });
+    expect(viaApi.json.message).not.toMatch(/undefined|null/);
 
     // Audited as a magic-link login.
     const audit = await api(server.url, 'GET', '/v1/audit-log?action=login.succeeded', { key });

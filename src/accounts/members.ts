@@ -1,11 +1,10 @@
-// Members: a user's role in a workspace. A workspace always keeps at least one owner.
+// Members: a user's role in a workspace. A workspace always keeps at least one owner. Someone
+// becomes a member only by accepting an invitation (invitations.ts).
 import { audit } from '../audit/audit-log.ts';
 import type { Actor, Core } from '../core/core.ts';
 import { CoreError, invalid, notFound } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
-import { sendMagicLink } from './magic-links.ts';
 import { type Grantee, type Role, canAssignRole, isRole } from './roles.ts';
-import { ensureUser } from './users.ts';
 
 export async function roleOf(db: Db, workspaceId: string, userId: string): Promise<Role | null> {
   const row = await db
@@ -31,11 +30,11 @@ export async function listMembers(db: Db, workspaceId: string) {
   return rows.map(memberJson);
 }
 
-function memberJson(r: { id: string; email: string; name: string | null; role: string; created_at: number }) {
+export function memberJson(r: { id: string; email: string; name: string | null; role: string; created_at: number }) {
   return { object: 'member' as const, id: r.id, email: r.email, name: r.name, role: r.role, created_at: new Date(r.created_at).toISOString() };
 }
 
-function checkRole(role: unknown): Role {
+export function checkRole(role: unknown): Role {
   if (!isRole(role)) throw invalid('role must be one of owner, admin, developer, viewer');
   return role;
 }
@@ -47,7 +46,7 @@ function checkRole(role: unknown): Role {
  * lock, the acting member's role is read again: it may have changed since the request was
  * authenticated.
  */
-async function lockWorkspace(tx: Db, actor: Actor, actorRole: Grantee, workspaceId: string): Promise<Grantee> {
+export async function lockWorkspace(tx: Db, actor: Actor, actorRole: Grantee, workspaceId: string): Promise<Grantee> {
   await tx.updateTable('workspaces').set((eb) => ({ updated_at: eb.ref('updated_at') })).where('id', '=', workspaceId).execute();
   if (actor.type !== 'user' || !actor.id) return actorRole;
   const current = await roleOf(tx, workspaceId, actor.id);
@@ -55,31 +54,8 @@ async function lockWorkspace(tx: Db, actor: Actor, actorRole: Grantee, workspace
   return current;
 }
 
-function assertMayAssign(actorRole: Grantee, role: Role): void {
+export function assertMayAssign(actorRole: Grantee, role: Role): void {
   if (!canAssignRole(actorRole, role)) throw new CoreError(403, 'invalid_access', `Your role (${actorRole}) cannot grant or take away the ${role} role`);
-}
-
-/** Adds a user (created if new) to the workspace, and mails them a sign-in link. */
-export async function inviteMember(core: Core, actor: Actor, actorRole: Grantee, workspaceId: string, input: { email: string; role: unknown }) {
-  const role = checkRole(input.role);
-  assertMayAssign(actorRole, role);
-  const member = await core.store.transaction(async (tx) => {
-    assertMayAssign(await lockWorkspace(tx, actor, actorRole, workspaceId), role);
-    const { user } = await ensureUser(core, tx, input.email);
-    const existing = await tx
-      .selectFrom('memberships')
-      .select('role')
-      .where('workspace_id', '=', workspaceId)
-      .where('user_id', '=', user.id)
-      .executeTakeFirst();
-    if (existing) throw new CoreError(409, 'validation_error', `${user.email} is already a member of this workspace`);
-    const now = core.clock.now();
-    await tx.insertInto('memberships').values({ workspace_id: workspaceId, user_id: user.id, role, created_at: now }).execute();
-    await audit(core, actor, { workspaceId, action: 'member.invited', targetType: 'user', targetId: user.id, data: { email: user.email, role } }, tx);
-    return memberJson({ id: user.id, email: user.email, name: user.name, role, created_at: now });
-  });
-  await sendMagicLink(core, member.email, { reason: 'invite', workspaceId });
-  return member;
 }
 
 async function membership(db: Db, workspaceId: string, userId: string) {

@@ -19,6 +19,7 @@ const EXPECTED: Record<Permission, Grantee[]> = {
   'domains:manage': ['owner', 'admin', 'developer'],
   'emails:read': ['owner', 'admin', 'developer', 'viewer'],
   'emails:send': ['owner', 'admin', 'developer', 'sender'],
+  'emails:manage': ['owner', 'admin', 'developer'],
   'webhooks:read': ['owner', 'admin', 'developer', 'viewer'],
   'webhooks:manage': ['owner', 'admin', 'developer'],
   'suppressions:read': ['owner', 'admin', 'developer', 'viewer'],

@@ -19,6 +19,9 @@ export const PERMISSIONS = {
   'domains:manage':   ['owner', 'admin', 'developer'],
   'emails:read':      ['owner', 'admin', 'developer', 'viewer'],
   'emails:send':      ['owner', 'admin', 'developer', 'sender'],
+  // Rescheduling or cancelling a scheduled email is not sending: Resend's sending access "can only
+  // send emails", so a sending_access key gets 403 here as on every other non-send route.
+  'emails:manage':    ['owner', 'admin', 'developer'],
   'webhooks:read':    ['owner', 'admin', 'developer', 'viewer'],
   'webhooks:manage':  ['owner', 'admin', 'developer'],
   'suppressions:read':   ['owner', 'admin', 'developer', 'viewer'],

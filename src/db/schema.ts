@@ -14,6 +14,7 @@ import type { DevelopmentSchema } from './schema/development.ts';
 import type { PrivacySchema } from './schema/privacy.ts';
 import type { CampaignsSchema } from './schema/campaigns.ts';
 import type { SpamSchema } from './schema/spam.ts';
+import type { InvitationsSchema } from './schema/invitations.ts';
 
 export type * from './schema/accounts.ts';
 export type * from './schema/domains.ts';
@@ -28,5 +29,6 @@ export type * from './schema/development.ts';
 export type * from './schema/privacy.ts';
 export type * from './schema/campaigns.ts';
 export type * from './schema/spam.ts';
+export type * from './schema/invitations.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema, CampaignsSchema, SpamSchema {}
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema, CampaignsSchema, SpamSchema, InvitationsSchema {}

@@ -41,7 +41,7 @@ export async function clientSettings(core: Core, input: { address?: string | nul
     domain = m[1];
   }
   if (!domain || !/^[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$/.test(domain)) return null;
-  const rows = await core.db.selectFrom('domains').selectAll().where('name', '=', domain).execute();
+  const rows = await core.db.selectFrom('domains').selectAll().where('name', '=', domain).where('owned_at', 'is not', null).execute();
   const hosted = rows.some(
     (d) => capabilitiesOf(d).receiving === 'enabled' && mergedRecords(d, core.settings.hostname, core.settings).some((r) => r.purpose === 'receiving_mx' && r.status === 'verified'),
   );

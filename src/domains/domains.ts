@@ -3,8 +3,9 @@
 //
 // Implementation notes:
 // - Every query is scoped by workspace_id; a domain of another workspace is `not_found`, never
-//   "forbidden", so its existence cannot be inferred. Names are unique per workspace only (the
-//   0001 unique constraint), so one workspace cannot learn that another has added a name.
+//   "forbidden", so its existence cannot be inferred. Rows are unique per workspace (the 0001
+//   unique constraint), so one workspace cannot learn that another has added a name; but only one
+//   row per name is its owner, the one that proved control with its own token (ownership.ts).
 // - The DKIM private key exists in plain text only in memory: it is sealed by the vault with the
 //   context `dkim:<domain id>` (so a ciphertext copied into another row does not open) before the
 //   row is written, and is listed in SEALED_COLUMNS so `mailstack keys rotate` re-seals it.
@@ -27,6 +28,7 @@ import { type PageRequest, paginate } from '../db/paginate.ts';
 import type { DomainsTable } from '../db/schema.ts';
 import { DKIM_ALGORITHMS, type DkimAlgorithm, generateDkimKey, newSelector } from './dkim-keys.ts';
 import { normalizeDomainName, normalizeLabel } from './names.ts';
+import { newChallengeToken, unprovenMessage } from './ownership.ts';
 import { type Capabilities, type DomainStatus, type MergedRecord, capabilitiesOf, domainStatusOf, mergedRecords, sendingVerified } from './records.ts';
 
 export type DomainRow = DomainsTable;
@@ -121,6 +123,8 @@ export function domainJson(core: Core, row: DomainRow) {
     dkim: { selector: row.dkim_selector, algorithm: row.dkim_algorithm },
     last_checked_at: iso(row.last_checked_at),
     verified_at: iso(row.verified_at),
+    // Mailstack's: when this workspace proved control of the name (null: not proven, see ownership.ts).
+    ownership_verified_at: iso(row.owned_at),
     records: mergedRecords(row, core.settings.hostname, core.settings).map(recordJson),
   };
 }
@@ -204,6 +208,8 @@ export async function createDomain(core: Core, actor: Actor, workspaceId: string
     verified_at: null,
     updated_at: now,
     catch_all_mailbox_id: null,
+    challenge_token: newChallengeToken(),
+    owned_at: null,
   };
   try {
     await core.store.transaction(async (tx) => {
@@ -345,6 +351,8 @@ export async function domainForSending(core: Core, workspaceId: string, fromDoma
   const notVerified = new CoreError(403, 'validation_error', `The ${name} domain is not verified. Please add and verify your domain.`);
   const row = await core.db.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', name).executeTakeFirst();
   if (!row || capabilitiesOf(row).sending !== 'enabled' || !row.dkim_private_key_enc || !row.dkim_selector) throw notVerified;
+  // One sending identity per name on the instance: only the workspace that proved control sends as it.
+  if (row.owned_at === null) throw new CoreError(403, 'validation_error', unprovenMessage(name));
   if (!sendingVerified(mergedRecords(row, core.settings.hostname))) throw notVerified;
   return {
     id: row.id,

@@ -9,9 +9,13 @@ import type { Settings } from '../config/settings.ts';
 import type { DomainsTable } from '../db/schema.ts';
 import { type DkimAlgorithm, dkimRecordValue } from './dkim-keys.ts';
 
+/** The label of the ownership challenge record, as Resend/Google-style verification TXT records. */
+export const CHALLENGE_LABEL = '_mailstack-challenge';
+export const challengeValue = (token: string) => `mailstack-verification=${token}`;
+
 export type RecordStatus = 'not_started' | 'pending' | 'verified' | 'failed' | 'temporary_failure';
 export type DomainStatus = 'not_started' | 'pending' | 'verified' | 'partially_verified' | 'partially_failed' | 'failed';
-export type Purpose = 'dkim' | 'return_path_mx' | 'return_path_spf' | 'root_spf' | 'dmarc' | 'receiving_mx' | 'client_srv' | 'autoconfig_cname';
+export type Purpose = 'ownership' | 'dkim' | 'return_path_mx' | 'return_path_spf' | 'root_spf' | 'dmarc' | 'receiving_mx' | 'client_srv' | 'autoconfig_cname';
 
 export interface Capabilities {
   sending: 'enabled' | 'disabled';
@@ -21,7 +25,7 @@ export interface Capabilities {
 export interface ExpectedRecord {
   purpose: Purpose;
   /** Resend's grouping: SPF, DKIM, Receiving; DMARC is ours. */
-  record: 'SPF' | 'DKIM' | 'DMARC' | 'Receiving';
+  record: 'Ownership' | 'SPF' | 'DKIM' | 'DMARC' | 'Receiving';
   /** Relative to the domain, as Resend shows it ("send", "sel._domainkey"); "@" is the domain itself. */
   name: string;
   /** The fully qualified name looked up. */
@@ -94,6 +98,13 @@ export function expectedRecords(row: DomainsTable, hostname: string, ports: Clie
   const d = row.name;
   const rp = row.return_path;
   const out: ExpectedRecord[] = [];
+  // The proof of control (ownership.ts): this row's own token, unknown to any other workspace.
+  if (row.challenge_token) {
+    out.push({
+      purpose: 'ownership', record: 'Ownership', name: CHALLENGE_LABEL, fqdn: `${CHALLENGE_LABEL}.${d}`, type: 'TXT', value: challengeValue(row.challenge_token), required: true, capability: null,
+      note: `Proves that this workspace controls ${d}: until it is seen, the domain gets no inboxes, aliases, catch-all, receiving or sending. Keep it published; if another workspace later publishes its own token and yours is gone, the domain moves to it.`,
+    });
+  }
   if (row.dkim_selector && row.dkim_public_key) {
     out.push({
       purpose: 'dkim', record: 'DKIM', name: `${row.dkim_selector}._domainkey`, fqdn: `${row.dkim_selector}._domainkey.${d}`, type: 'TXT',
@@ -200,6 +211,10 @@ function judgeSpf(hostname: string, txt: string[]): Verdict {
   return terms.some((t) => t.replace(/^[+]/, '') === `a:${h}` || t.replace(/^[+]/, '') === `include:${h}`) ? 'verified' : 'wrong';
 }
 
+function judgeOwnership(expected: ExpectedRecord, txt: string[]): Verdict {
+  return txt.some((t) => t.trim() === expected.value) ? 'verified' : 'wrong';
+}
+
 function judgeDmarc(txt: string[]): Verdict {
   // RFC 7489 §6.6.3: records not starting with v=DMARC1 are ignored; more than one means none.
   const dmarc = txt.filter((t) => /^v=DMARC1\s*(;|$)/.test(t.trim()));
@@ -237,6 +252,8 @@ export function judge(
       return values.length ? judgeDkim(expected, values) : 'absent';
     case 'dmarc':
       return judgeDmarc(values);
+    case 'ownership':
+      return judgeOwnership(expected, values);
     default:
       return judgeSpf(hostname, values);
   }

@@ -15,6 +15,7 @@ import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
 import { DOMAIN_VERIFY_JOB, type DomainRow, domainUpdated, requestVerification } from './domains.ts';
 import { type DnsLookups, dnsLookups } from './dns.ts';
+import { settleOwnership } from './ownership.ts';
 import { developmentLookups } from '../devmode/dns.ts';
 import { type Lookup, type StoredStatus, VERIFY_GRACE_MS, domainStatusOf, judge, mergedRecords, recordStatusOf } from './records.ts';
 
@@ -99,8 +100,14 @@ export async function checkDomain(core: Core, domainId: string, dns: DnsLookups 
       })
       .where('id', '=', domainId)
       .execute();
-    if (next.status !== current.status) await domainUpdated(core, next, current.status, tx);
-    return next.status;
+    // Ownership (ownership.ts): the token seen at _mailstack-challenge.<name> may make this row the
+    // owner, and take the name from another workspace whose token is gone.
+    const own = before.find((r) => r.purpose === 'ownership');
+    const seen = own ? await txt.get(own.fqdn) : undefined;
+    const settled = await settleOwnership(core, tx, next, seen?.kind === 'found' ? seen.values : null);
+    if (settled.lost) await domainUpdated(core, settled.lost.row, settled.lost.previousStatus, tx);
+    if (settled.row.status !== current.status) await domainUpdated(core, settled.row, current.status, tx);
+    return settled.row.status;
   });
 }
 

@@ -10,8 +10,14 @@
 // the lot: a resolver that answers with both would otherwise be a coin toss). The delivery then
 // connects only to the addresses that were checked (see delivery.ts), so a second DNS answer (rebinding)
 // cannot switch the target after the check.
+// The resolvers are the configured ones (MAILSTACK_DNS_SERVERS, A and AAAA asked directly), the
+// same the rest of the node trusts; only without that setting does the system resolver answer.
+// Checking one resolver's answer and connecting to another's would check nothing (issue 9).
+// `localhost` and `*.localhost` are loopback by definition (RFC 6761 §6.3), never asked of DNS.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import type { Settings } from '../config/settings.ts';
+import { configuredResolver } from '../domains/dns.ts';
 
 /** Why an address is not public, or null when it is a public unicast address. */
 export function nonPublicReason(address: string): string | null {
@@ -142,14 +148,16 @@ export class TargetRefused extends Error {}
  * Resolves `hostname` (a name or an IP literal, IPv6 with or without brackets) and checks every
  * address. Returns the addresses to connect to. With `allowPrivate`, any address is accepted.
  */
-export async function resolveTarget(hostname: string, allowPrivate: boolean): Promise<ResolvedTarget> {
+export async function resolveTarget(hostname: string, allowPrivate: boolean, dnsServers: Settings['dnsServers'] = []): Promise<ResolvedTarget> {
   const host = hostname.replace(/^\[|\]$/g, '');
   let addresses: { address: string; family: number }[];
   if (isIP(host)) {
     addresses = [{ address: host, family: isIP(host) }];
+  } else if (/(^|\.)localhost\.?$/i.test(host)) {
+    addresses = [{ address: '127.0.0.1', family: 4 }];
   } else {
     try {
-      addresses = await lookup(host, { all: true, verbatim: true });
+      addresses = dnsServers.length ? await resolveWith(host, dnsServers) : await lookup(host, { all: true, verbatim: true });
     } catch (err) {
       throw new TargetRefused(`The host ${host} could not be resolved (${(err as NodeJS.ErrnoException).code ?? 'lookup failed'}).`);
     }
@@ -162,4 +170,16 @@ export async function resolveTarget(hostname: string, allowPrivate: boolean): Pr
     }
   }
   return { addresses: addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })) };
+}
+
+/** A and AAAA of `host` from the configured resolvers; throws (with a code) when neither answers. */
+async function resolveWith(host: string, dnsServers: Settings['dnsServers']): Promise<{ address: string; family: number }[]> {
+  const resolver = configuredResolver({ dnsServers });
+  const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+  const out = [
+    ...(v4.status === 'fulfilled' ? v4.value.map((address) => ({ address, family: 4 })) : []),
+    ...(v6.status === 'fulfilled' ? v6.value.map((address) => ({ address, family: 6 })) : []),
+  ];
+  if (out.length === 0 && v4.status === 'rejected') throw v4.reason;
+  return out;
 }

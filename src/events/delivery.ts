@@ -19,6 +19,7 @@
 //   given up, and the audit log records `webhook.disabled` by the system. Re-enabling it through
 //   `webhooks.update({ status: 'enabled' })` starts afresh.
 // - The response is read up to a few KB only, and an excerpt of it kept with the attempt.
+import type { Settings } from '../config/settings.ts';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
@@ -78,6 +79,7 @@ async function deliverOnce(core: Core, job: DeliveryJob, signal: AbortSignal): P
   const headers = signedHeaders(secret, event.id, sentAt, event.payload);
   const result = await postWebhook(w.endpoint, event.payload, headers, {
     allowPrivate: core.settings.webhookAllowPrivate,
+    dnsServers: core.settings.dnsServers,
     timeoutMs: DELIVERY_TIMEOUT_MS,
     signal,
   });
@@ -151,7 +153,7 @@ export async function postWebhook(
   endpoint: string,
   body: string,
   headers: Record<string, string>,
-  opts: { allowPrivate: boolean; timeoutMs: number; signal?: AbortSignal },
+  opts: { allowPrivate: boolean; timeoutMs: number; signal?: AbortSignal; dnsServers?: Settings['dnsServers'] },
 ): Promise<AttemptResult> {
   const started = performance.now();
   const done = (status: number | null, response: string, error: string | null): AttemptResult => ({
@@ -169,7 +171,7 @@ export async function postWebhook(
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let target: ResolvedTarget;
   try {
-    target = await resolveTarget(host, opts.allowPrivate);
+    target = await resolveTarget(host, opts.allowPrivate, opts.dnsServers);
   } catch (err) {
     return done(null, '', `refused: ${(err as Error).message}`);
   }

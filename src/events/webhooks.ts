@@ -115,7 +115,7 @@ export async function checkEndpoint(core: Core, raw: unknown): Promise<string> {
   if (url.username || url.password) throw invalid('The `endpoint` URL must not contain a user name or password.');
   if (!url.hostname) throw invalid('The `endpoint` URL must name a host.');
   try {
-    await resolveTarget(url.hostname, core.settings.webhookAllowPrivate);
+    await resolveTarget(url.hostname, core.settings.webhookAllowPrivate, core.settings.dnsServers);
   } catch (err) {
     if (err instanceof TargetRefused) throw invalid(err.message);
     throw err;

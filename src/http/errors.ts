@@ -19,6 +19,10 @@ function validationMessage(err: FastifyError): string {
   const where = (err.validationContext ?? 'body') as string;
   const field = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
   const params = first.params as Record<string, unknown>;
+  if (first.keyword === 'additionalProperties') {
+    const unknown = [field, params.additionalProperty].filter(Boolean).join('.');
+    return `The \`${unknown}\` field is not known here: remove it (check its spelling).`;
+  }
   if (first.keyword === 'required') return `The \`${[field, params.missingProperty].filter(Boolean).join('.')}\` field is required.`;
   const subject = field ? `The \`${field}\` field` : where === 'body' ? 'The request body' : `The ${where}`;
   return `${subject} ${first.message ?? 'is invalid'}.`;

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUser, setPassword } from '../accounts/users.ts';
 import { type TestServer, api, startTestServer } from '../testkit/server.ts';
+import { acceptAs, invitationToken } from '../testkit/invitations.ts';
 
 const UA = 'mailstack-members-test/1.0';
 const PASSWORD = 'correct horse battery staple';
@@ -45,6 +46,13 @@ async function sessionFor(email: string, userId: string) {
     api(server.url, method, path, { body, headers: { cookie, 'x-csrf-token': csrf_token, 'user-agent': UA } });
 }
 
+/** Invites `email` over HTTP and accepts as that person (src/accounts/invitations.ts); the member's user id. */
+async function invite(email: string, role: string): Promise<string> {
+  const r = await call('POST', '/v1/members', { email, role });
+  expect(r.status, JSON.stringify(r.json)).toBe(201);
+  return acceptAs(server.platform.core, email);
+}
+
 beforeAll(async () => {
   server = await startTestServer();
   const s = await server.setup('owner@example.com', 'Acme');
@@ -66,35 +74,37 @@ describe('members', () => {
     });
   });
 
-  it('invites a new person: creates the user, answers 201, mails a sign-in link and audits member.invited', async () => {
+  it('invites a new person: answers 201 with an invitation, mails it, audits member.invited; a member only once accepted', async () => {
     const r = await call('POST', '/v1/members', { email: '  New.Person@Example.COM ', role: 'developer' });
     expect(r.status).toBe(201);
-    expect(r.json).toEqual({ object: 'member', id: expect.any(String), email: 'new.person@example.com', name: null, role: 'developer', created_at: expect.any(String) });
+    expect(r.json).toEqual({ object: 'invitation', id: expect.any(String), email: 'new.person@example.com', role: 'developer', status: 'pending', created_at: expect.any(String), expires_at: expect.any(String) });
     expect(Number.isNaN(Date.parse(r.json.created_at))).toBe(false);
 
     const db = server.platform.core.db;
-    const user = await db.selectFrom('users').selectAll().where('id', '=', r.json.id).executeTakeFirstOrThrow();
-    expect(user.email).toBe('new.person@example.com');
-    expect(user.password_hash).toBeNull();
-    const links = await db.selectFrom('magic_links').select('id').where('user_id', '=', r.json.id).execute();
-    expect(links).toHaveLength(1);
-
-    const listed = (await call('GET', '/v1/members')).json.data;
-    expect(listed.map((m: any) => [m.email, m.role])).toContainEqual(['new.person@example.com', 'developer']);
+    // Nothing exists for the person yet: no user, no membership (issue 9).
+    expect(await db.selectFrom('users').select('id').where('email', '=', 'new.person@example.com').executeTakeFirst()).toBeUndefined();
+    expect((await call('GET', '/v1/members')).json.data.map((m: any) => m.email)).not.toContain('new.person@example.com');
+    expect(await invitationToken(server.platform.core, 'new.person@example.com')).toMatch(/^[A-Za-z0-9_-]{20,}$/);
 
     const entry = await lastAudit('member.invited', r.json.id);
     expect(entry).toMatchObject({
       object: 'audit_log_entry',
       action: 'member.invited',
       actor: { type: 'api_key', id: keyId, label: 'setup', user_agent: UA },
-      target: { type: 'user', id: r.json.id },
+      target: { type: 'invitation', id: r.json.id },
       data: { email: 'new.person@example.com', role: 'developer' },
     });
     expect(entry.actor.ip).toMatch(/127\.0\.0\.1$/);
+
+    const userId = await acceptAs(server.platform.core, 'new.person@example.com');
+    const user = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
+    expect(user.password_hash).toBeNull();
+    const listed = (await call('GET', '/v1/members')).json.data;
+    expect(listed.map((m: any) => [m.email, m.role])).toContainEqual(['new.person@example.com', 'developer']);
   });
 
   it('answers 409 for a person who is already a member (whatever the case of the address)', async () => {
-    await call('POST', '/v1/members', { email: 'dup@example.com', role: 'viewer' });
+    await invite('dup@example.com', 'viewer');
     for (const email of ['dup@example.com', 'DUP@example.com', 'owner@example.com']) {
       const r = await call('POST', '/v1/members', { email, role: 'admin' });
       expect(r.status).toBe(409);
@@ -104,17 +114,18 @@ describe('members', () => {
     expect(roles).toEqual([expect.objectContaining({ role: 'viewer' })]);
   });
 
-  it('two invitations of the same person at once: one 201, one 409, never a 500', async () => {
+  it('invitations of the same person at once: each replaces the last, one stays pending, never a 500', async () => {
     const results = await Promise.all([1, 2, 3].map(() => call('POST', '/v1/members', { email: 'race@example.com', role: 'viewer' })));
-    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
-    const members = (await call('GET', '/v1/members')).json.data.filter((m: any) => m.email === 'race@example.com');
-    expect(members).toHaveLength(1);
+    expect(results.map((r) => r.status)).toEqual([201, 201, 201]);
+    const pending = (await call('GET', '/v1/invitations')).json.data.filter((i: any) => i.email === 'race@example.com');
+    expect(pending).toHaveLength(1);
 
-    // The same for a person who already has an account (no user row to collide on first).
+    // The same for a person who already has an account.
     const core = server.platform.core;
     await ensureUser(core, core.db, 'existing-race@example.com');
     const again = await Promise.all([1, 2, 3].map(() => call('POST', '/v1/members', { email: 'existing-race@example.com', role: 'viewer' })));
-    expect(again.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+    expect(again.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect((await call('GET', '/v1/invitations')).json.data.filter((i: any) => i.email === 'existing-race@example.com')).toHaveLength(1);
   });
 
   it('refuses a bad email or role with 422 validation_error, creating nobody', async () => {
@@ -135,7 +146,7 @@ describe('members', () => {
   });
 
   it("changes a member's role and audits member.role_changed with from and to", async () => {
-    const invited = (await call('POST', '/v1/members', { email: 'promote@example.com', role: 'viewer' })).json;
+    const invited = { id: await invite('promote@example.com', 'viewer') };
     const r = await call('PATCH', `/v1/members/${invited.id}`, { role: 'admin' });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ object: 'member', id: invited.id, email: 'promote@example.com', role: 'admin' });
@@ -155,7 +166,7 @@ describe('members', () => {
   });
 
   it('removes a member: 200, gone from the list, audited, and their session stops working here', async () => {
-    const invited = (await call('POST', '/v1/members', { email: 'leaver@example.com', role: 'developer' })).json;
+    const invited = { id: await invite('leaver@example.com', 'developer') };
     const asLeaver = await sessionFor('leaver@example.com', invited.id);
     expect((await asLeaver('GET', '/v1/api-keys')).status).toBe(200);
 
@@ -178,11 +189,10 @@ describe('members', () => {
   });
 
   it('a removed member can be invited again', async () => {
-    const first = (await call('POST', '/v1/members', { email: 'boomerang@example.com', role: 'viewer' })).json;
+    const first = { id: await invite('boomerang@example.com', 'viewer') };
     expect((await call('DELETE', `/v1/members/${first.id}`)).status).toBe(200);
-    const again = await call('POST', '/v1/members', { email: 'boomerang@example.com', role: 'developer' });
-    expect(again.status).toBe(201);
-    expect(again.json).toMatchObject({ id: first.id, role: 'developer' });
+    expect(await invite('boomerang@example.com', 'developer')).toBe(first.id);
+    expect((await call('GET', '/v1/members')).json.data.find((m: any) => m.id === first.id)).toMatchObject({ role: 'developer' });
   });
 });
 
@@ -256,7 +266,11 @@ describe('the audit log', () => {
     await call('PATCH', `/v1/api-keys/${made.id}`, { name: 'audited 2' });
     await call('DELETE', `/v1/api-keys/${made.id}`);
     await call('PATCH', '/v1/workspace', { name: 'Acme Renamed' });
-    const m = (await call('POST', '/v1/members', { email: 'audited@example.com', role: 'viewer' })).json;
+    const inv = (await call('POST', '/v1/members', { email: 'audited@example.com', role: 'viewer' })).json;
+    // The invitee accepts over HTTP (a new address: the token alone), from the same client.
+    const token = await invitationToken(server.platform.core, 'audited@example.com');
+    const joined = await api(server.url, 'POST', '/v1/invitations/accept', { body: { token }, headers: { 'user-agent': UA } });
+    const m = { id: joined.json.user.id as string };
     await call('PATCH', `/v1/members/${m.id}`, { role: 'developer' });
     await call('DELETE', `/v1/members/${m.id}`);
     // And through the owner's cookie session.
@@ -269,7 +283,8 @@ describe('the audit log', () => {
       ['api_key.updated', 'api_key', made.id, 'api_key'],
       ['api_key.removed', 'api_key', made.id, 'api_key'],
       ['workspace.updated', 'workspace', workspaceId, 'api_key'],
-      ['member.invited', 'user', m.id, 'api_key'],
+      ['member.invited', 'invitation', inv.id, 'api_key'],
+      ['member.joined', 'user', m.id, 'user'],
       ['member.role_changed', 'user', m.id, 'api_key'],
       ['member.removed', 'user', m.id, 'api_key'],
       ['api_key.created', 'api_key', viaSession.id, 'user'],
@@ -284,6 +299,7 @@ describe('the audit log', () => {
       expect(e.actor.user_agent).toBe(UA);
       expect(Number.isNaN(Date.parse(e.created_at))).toBe(false);
       if (e.actor.type === 'api_key') expect(e.actor).toMatchObject({ id: keyId, label: expect.stringMatching(/^setup/) });
+      else if (e.action === 'member.joined') expect(e.actor).toMatchObject({ id: m.id, label: 'audited@example.com' });
       else expect(e.actor).toMatchObject({ id: ownerId, label: 'owner@example.com' });
     }
     const renamed = recent.find((e) => e.action === 'workspace.updated' && e.actor.type === 'user');

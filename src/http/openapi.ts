@@ -42,6 +42,7 @@ const EmailSummary = Obj({ id: S, from: S, to: Strings, subject: S, created_at: 
 const Attachment = Obj({ object: Opt(Type.Literal('attachment')), id: S, filename: NS, content_type: S, size: I });
 const Workspace = Obj({ object: Type.Literal('workspace'), id: S, name: S });
 const Member = Obj({ object: Type.Literal('member'), id: S, email: S, role: S });
+const Invitation = Obj({ object: Type.Literal('invitation'), id: S, email: S, role: S, status: S, created_at: Time, expires_at: Time });
 const AuditEntry = Obj({ id: S, action: S, created_at: Time });
 const Webhook = Obj({ object: Opt(Type.Literal('webhook')), id: S, endpoint: S, events: Strings, status: S, created_at: Time });
 const WebhookEvent = Obj({ id: S, type: S, created_at: Time });
@@ -98,7 +99,10 @@ const RESPONSES: Record<string, Entry> = {
   'GET /v1/workspace': ['getWorkspace', Workspace],
   'PATCH /v1/workspace': ['updateWorkspace', Workspace],
   'GET /v1/members': ['listMembers', List(Member)],
-  'POST /v1/members': ['addMember', Member, 201],
+  'POST /v1/members': ['addMember', Invitation, 201],
+  'GET /v1/invitations': ['listInvitations', All(Invitation)],
+  'DELETE /v1/invitations/{id}': ['revokeInvitation', Deleted('invitation')],
+  'POST /v1/invitations/accept': ['acceptInvitation', Session],
   'PATCH /v1/members/{user_id}': ['updateMember', Member],
   'DELETE /v1/members/{user_id}': ['removeMember', Deleted('member')],
   'GET /v1/audit-log': ['listAuditLog', List(AuditEntry)],

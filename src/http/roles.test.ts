@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../accounts/roles.ts';
 import { ensureUser, setPassword } from '../accounts/users.ts';
 import { type TestServer, api, startTestServer } from '../testkit/server.ts';
+import { acceptAs } from '../testkit/invitations.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -160,9 +161,10 @@ describe('an admin', () => {
     const admin = await member('admin');
     const invited = await admin.call('POST', '/v1/members', { email: 'newdev@example.com', role: 'developer' });
     expect(invited.status).toBe(201);
-    const changed = await admin.call('PATCH', `/v1/members/${invited.json.id}`, { role: 'admin' });
+    const userId = await acceptAs(server.platform.core, 'newdev@example.com');
+    const changed = await admin.call('PATCH', `/v1/members/${userId}`, { role: 'admin' });
     expect(changed.status).toBe(200);
-    expect(changed.json).toMatchObject({ id: invited.json.id, role: 'admin' });
+    expect(changed.json).toMatchObject({ id: userId, role: 'admin' });
   });
 
   it('cannot make anyone owner, by invite or by role change, not even itself', async () => {

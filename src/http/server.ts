@@ -63,7 +63,9 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
 
   // JSON bodies are typed: a number where a string belongs is the caller's mistake (422), not
   // something to coerce. Query strings and path parameters are text, coerced to their schema.
-  const bodyAjv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
+  // Unknown body fields are refused (422 naming the field), never silently dropped: a dropped
+  // `"enabled": false` once left a forwarding rule on (issue 9).
+  const bodyAjv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
   const textAjv = new Ajv({ removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false, strict: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
@@ -78,6 +80,14 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (ms_…)' } } },
       security: [{ bearer: [] }],
+    },
+    // Each operation's permission as the role name of its security requirement (OpenAPI 3.1 §4.8.30:
+    // for schemes other than OAuth the array MAY list the roles required); public routes need none.
+    transform: ({ schema, url, route }: any) => {
+      const config = (route?.config ?? {}) as { auth?: string; permission?: string };
+      if (!schema || schema.security) return { schema, url };
+      if (config.auth === 'none') return { schema: { ...schema, security: [] }, url };
+      return { schema: { ...schema, security: [{ bearer: config.permission ? [config.permission] : [] }] }, url };
     },
     // servers, an operationId and a response schema for every operation (openapi.ts).
     transformObject: ({ openapiObject }: any) => completeOpenApi(openapiObject, core.settings.publicUrl),

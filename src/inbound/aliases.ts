@@ -18,6 +18,7 @@ import type { Db } from '../db/database.ts';
 import { type PageRequest, paginate } from '../db/paginate.ts';
 import type { AliasesTable, DomainsTable } from '../db/schema.ts';
 import { capabilitiesOf, mergedRecords } from '../domains/records.ts';
+import { unprovenMessage } from '../domains/ownership.ts';
 import { normalizeHostedAddress } from './address.ts';
 
 export const MAX_ALIAS_TARGETS = 50;
@@ -38,6 +39,8 @@ export async function receivingDomainFor(core: Core, db: Db, workspaceId: string
   const d = await db.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', host).executeTakeFirst();
   if (!d) throw invalid(`The domain ${host} is not a domain of this workspace. Add it with receiving enabled first.`);
   if (capabilitiesOf(d).receiving !== 'enabled') throw invalid(`The domain ${host} does not have receiving enabled. Set \`capabilities.receiving\` to "enabled" first.`);
+  // The MX record proves nothing (it is the same for every workspace): only the owner's token does.
+  if (d.owned_at === null) throw invalid(unprovenMessage(host));
   const mx = mergedRecords(d, core.settings.hostname).find((r) => r.purpose === 'receiving_mx');
   if (!mx || mx.status !== 'verified') throw invalid(`The receiving MX record of ${host} is not verified yet. Publish it and verify the domain.`);
   return d;

@@ -3,7 +3,7 @@
 //
 // Implementation notes:
 // - Scoped by workspace: a domain or inbox of another workspace is `not_found`.
-// - The domain must have receiving enabled; the inbox must belong to the same workspace (it may
+// - The domain must have receiving enabled and be owned by this workspace (src/domains/ownership.ts); the inbox must belong to the same workspace (it may
 //   live in another of its domains). domains.catch_all_mailbox_id has no foreign key (0007), so a
 //   removed inbox leaves a dangling id: the MX treats it as no catch-all (route.ts).
 // - Each change commits with its audit record (domain.catch_all_set / domain.catch_all_removed).
@@ -13,6 +13,7 @@ import { invalid, notFound } from '../core/core.ts';
 import { isUuid } from '../core/ids.ts';
 import type { Db } from '../db/database.ts';
 import type { DomainsTable } from '../db/schema.ts';
+import { unprovenMessage } from '../domains/ownership.ts';
 import { capabilitiesOf } from '../domains/records.ts';
 
 async function findDomain(db: Db, workspaceId: string, id: string): Promise<DomainsTable> {
@@ -43,6 +44,7 @@ export async function setCatchAll(core: Core, actor: Actor, workspaceId: string,
     const inbox = await tx.selectFrom('mailboxes').select('id').where('id', '=', inboxId).where('workspace_id', '=', workspaceId).executeTakeFirst();
     if (!inbox) throw notFound('Inbox');
     if (capabilitiesOf(d).receiving !== 'enabled') throw invalid(`The domain ${d.name} does not have receiving enabled. Set \`capabilities.receiving\` to "enabled" first.`);
+    if (d.owned_at === null) throw invalid(unprovenMessage(d.name));
     await tx.updateTable('domains').set({ catch_all_mailbox_id: inboxId, updated_at: core.clock.now() }).where('id', '=', d.id).where('workspace_id', '=', workspaceId).execute();
     await audit(core, actor, { workspaceId, action: 'domain.catch_all_set', targetType: 'domain', targetId: d.id, data: { name: d.name, inbox_id: inboxId, previous: d.catch_all_mailbox_id } }, tx);
     return catchAllJson(d, inboxId);

@@ -92,20 +92,22 @@ export async function getForwarding(core: Core, workspaceId: string, inboxId: st
   return ruleJson(await findRule(core.db, workspaceId, inboxId, id));
 }
 
-export async function createForwarding(core: Core, actor: Actor, workspaceId: string, inboxId: string, input: { to?: unknown; keep_copy?: unknown }) {
+export async function createForwarding(core: Core, actor: Actor, workspaceId: string, inboxId: string, input: { to?: unknown; keep_copy?: unknown; enabled?: unknown }) {
   const inbox = await findInbox(core.db, workspaceId, inboxId);
   const to = checkTo(input.to, inbox);
   const keepCopy = checkBool(input.keep_copy, 'keep_copy') ?? true;
+  // Honoured as given: a rule made disabled forwards nothing until it is enabled (issue 9).
+  const enabled = checkBool(input.enabled, 'enabled') ?? true;
   if (inbox.mode === 'agent') throw invalid('An agent inbox delivers by webhook only; forwarding rules do not apply to it.');
-  await assertCanSend(core, inbox);
+  if (enabled) await assertCanSend(core, inbox);
   return core.store.transaction(async (tx) => {
     const existing = await tx.selectFrom('forwarding_rules').select(['id', 'to_address']).where('mailbox_id', '=', inboxId).execute();
     if (existing.length >= MAX_FORWARDS_PER_MAILBOX) throw invalid(`An inbox may have at most ${MAX_FORWARDS_PER_MAILBOX} forwarding rules.`);
     if (existing.some((r) => r.to_address === to)) throw invalid(`This inbox already forwards to ${to}.`);
     const now = core.clock.now();
-    const row: ForwardingRulesTable = { id: newId(now), workspace_id: workspaceId, mailbox_id: inboxId, to_address: to, keep_copy: keepCopy ? 1 : 0, enabled: 1, created_at: now, updated_at: now };
+    const row: ForwardingRulesTable = { id: newId(now), workspace_id: workspaceId, mailbox_id: inboxId, to_address: to, keep_copy: keepCopy ? 1 : 0, enabled: enabled ? 1 : 0, created_at: now, updated_at: now };
     await tx.insertInto('forwarding_rules').values(row).execute();
-    await audit(core, actor, { workspaceId, action: 'inbox.forwarding.created', targetType: 'forwarding_rule', targetId: row.id, data: { inbox_id: inboxId, to, keep_copy: keepCopy } }, tx);
+    await audit(core, actor, { workspaceId, action: 'inbox.forwarding.created', targetType: 'forwarding_rule', targetId: row.id, data: { inbox_id: inboxId, to, keep_copy: keepCopy, enabled } }, tx);
     return ruleJson(row);
   });
 }

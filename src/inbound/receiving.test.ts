@@ -368,6 +368,27 @@ describe('forwarding with SRS', () => {
     expect(spam.response).toContain('5.7.1');
   });
 
+  it('honours "enabled": false at creation: the rule forwards nothing until it is enabled (issue 9)', async () => {
+    const fw = await mailbox(`off-${uniq()}`);
+    const rule = await api(server.url, 'POST', `/v1/inboxes/${fw.id}/forwarding`, { key: apiKey, body: { to: 'off-target@remote.test', keep_copy: true, enabled: false } });
+    expect(rule.status).toBe(201);
+    expect(rule.json).toMatchObject({ enabled: false, keep_copy: true });
+    expect((await api(server.url, 'GET', `/v1/inboxes/${fw.id}/forwarding/${rule.json.id}`, { key: apiKey })).json.enabled).toBe(false);
+    const first = `${uniq()}@origin.test`;
+    expect((await sendWithNodemailer(port, { from: 'p@remote.test', to: [fw.address] }, rawMessage({ messageId: first }))).code).toBe(250);
+    expect((await storedMessages(core, fw.id)).map((m) => m.message_id)).toEqual([first]);
+    // Enabled afterwards: the next message goes on; the first never did.
+    expect((await api(server.url, 'PATCH', `/v1/inboxes/${fw.id}/forwarding/${rule.json.id}`, { key: apiKey, body: { enabled: true } })).json.enabled).toBe(true);
+    const second = `${uniq()}@origin.test`;
+    expect((await sendWithNodemailer(port, { from: 'p@remote.test', to: [fw.address] }, rawMessage({ messageId: second }))).code).toBe(250);
+    await waitFor('the forward of the second', () => remote.messages.find((m) => m.to.includes('off-target@remote.test') && m.raw.toString().includes(second)), 30_000);
+    expect(remote.messages.some((m) => m.to.includes('off-target@remote.test') && m.raw.toString().includes(first))).toBe(false);
+    // An unknown field is a clear 422, not silently dropped.
+    const typo = await api(server.url, 'POST', `/v1/inboxes/${fw.id}/forwarding`, { key: apiKey, body: { to: 'x@remote.test', enable: false } });
+    expect(typo.status).toBe(422);
+    expect(typo.json).toMatchObject({ name: 'validation_error', message: expect.stringContaining('`enable`') });
+  });
+
   it('keeps a copy when the rule says so, and the copy gets its webhook', async () => {
     const fw = await mailbox(`keep-${uniq()}`);
     expect((await api(server.url, 'POST', `/v1/inboxes/${fw.id}/forwarding`, { key: apiKey, body: { to: 'copy@remote.test' } })).json.keep_copy).toBe(true);

@@ -7,14 +7,14 @@
 //   with 550 5.7.1; an unknown user in a domain we do serve with 550 5.1.1 (RFC 3463 §3.2).
 // - The domains we serve are (a) the domains of any workspace whose receiving capability is
 //   enabled (`capabilities.receiving = 'enabled'`), for hosted mail, and (b) the return-path hosts
-//   `<return_path>.<domain>` of every domain, for bounces, complaints and SRS.
+//   `<return_path>.<domain>` of every owned domain, for bounces, complaints and SRS.
 // - In a receiving domain an address is, in this order: a mailbox (its own domain must be the one
 //   with receiving enabled), an alias (one address → one or more mailboxes of its workspace), then
 //   the domain's catch-all mailbox. Addresses are compared lower-cased (address.ts documents why)
 //   and `user+tag@` reaches `user@` when `user+tag@` itself is not hosted (RFC 5233).
-//   Domain names are unique per workspace only: when two workspaces both receive for one name,
-//   only mailboxes and aliases (unique on the node) can be told apart; the catch-all of the
-//   verified one (then the oldest) wins.
+//   Several workspaces may have added one name, but only the row that proved control of it
+//   (`owned_at`, src/domains/ownership.ts) is served: mail for a name goes to its owner's
+//   mailboxes, aliases and catch-all only, never to a claimant's.
 // - A target mailbox over its quota answers 452 4.2.2 (RFC 3463 §3.3, "mailbox full") at RCPT; the
 //   quota is checked again at DATA with the real size (deliver.ts).
 // - At a return-path host we accept the VERP address of a recipient we sent to (`bounce+<token>@`,
@@ -55,15 +55,14 @@ async function returnPathDomains(core: Core, host: string): Promise<{ id: string
     .select(['id', 'workspace_id'])
     .where('return_path', '=', host.slice(0, dot))
     .where('name', '=', host.slice(dot + 1))
+    .where('owned_at', 'is not', null)
     .execute();
 }
 
-/** The domains (any workspace) named `host` with receiving enabled, verified first, then oldest. */
+/** The owning domain row named `host` (at most one, ownership.ts), when its receiving is enabled. */
 async function receivingDomains(core: Core, host: string): Promise<DomainsTable[]> {
-  const rows = await core.db.selectFrom('domains').selectAll().where('name', '=', host).execute();
-  return rows
-    .filter((d) => capabilitiesOf(d).receiving === 'enabled')
-    .sort((a, b) => Number(b.status === 'verified') - Number(a.status === 'verified') || a.created_at - b.created_at);
+  const rows = await core.db.selectFrom('domains').selectAll().where('name', '=', host).where('owned_at', 'is not', null).execute();
+  return rows.filter((d) => capabilitiesOf(d).receiving === 'enabled');
 }
 
 /** Looks one lower-cased address up among mailboxes and aliases of the given receiving domains. */

@@ -6,6 +6,7 @@
 // MAILSTACK_WEBHOOK_ALLOW_PRIVATE=true), and the connection is pinned to the checked addresses so
 // DNS rebinding cannot switch the target. Redirects are followed (at most 3), each hop checked
 // the same way. The body is read up to `maxBytes` and the whole fetch is bounded in time.
+import type { Settings } from '../config/settings.ts';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -30,7 +31,7 @@ function pinnedLookup(target: ResolvedTarget): LookupFunction {
 
 export async function fetchAttachment(
   rawUrl: string,
-  opts: { allowPrivate: boolean; maxBytes: number; timeoutMs: number },
+  opts: { allowPrivate: boolean; maxBytes: number; timeoutMs: number; dnsServers?: Settings['dnsServers'] },
 ): Promise<FetchedAttachment> {
   let url: URL;
   try {
@@ -45,7 +46,7 @@ export async function fetchAttachment(
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let target: ResolvedTarget;
     try {
-      target = await resolveTarget(host, opts.allowPrivate);
+      target = await resolveTarget(host, opts.allowPrivate, opts.dnsServers);
     } catch (err) {
       throw new AttachmentFetchError(`The attachment at ${url.origin} cannot be fetched: ${(err as Error).message.replace('webhooks may only be sent', 'attachments may only be fetched from')}`);
     }

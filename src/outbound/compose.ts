@@ -272,6 +272,7 @@ export async function resolveAttachments(core: Core, specs: AttachmentSpec[]): P
       try {
         const fetched = await fetchAttachment(s.path!, {
           allowPrivate: core.settings.webhookAllowPrivate,
+          dnsServers: core.settings.dnsServers,
           maxBytes: MAX_ATTACHMENT_BYTES - total,
           timeoutMs: FETCH_TIMEOUT_MS,
         });

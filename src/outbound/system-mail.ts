@@ -10,7 +10,7 @@ import { attempt } from './delivery/deliver.ts';
 
 import { SYSTEM_MAIL_JOB, type QueuedSystemMail, type SystemMail, queueSystemMail, SEAL_CONTEXT } from './system-mail-queue.ts';
 
-export { SYSTEM_MAIL_JOB, type SystemMail, queueSystemMail };
+export { SYSTEM_MAIL_JOB, type SystemMail, queueSystemMail, SEAL_CONTEXT };
 
 /**
  * The job handler: one attempt to deliver, through the same MTA as every other message (the

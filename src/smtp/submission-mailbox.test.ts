@@ -15,6 +15,7 @@ import { blobStore } from '../outbound/accept.ts';
 import { type TestMailbox, createTestMailbox } from '../testkit/mailbox.ts';
 import { type TestServer, startTestServer } from '../testkit/server.ts';
 import { rawSmtp } from '../testkit/submission.ts';
+import { runClient } from '../testkit/smtp-senders.ts';
 
 let server: TestServer;
 let dns: TestDns;
@@ -27,6 +28,19 @@ let password = '';
 let alias = '';
 
 const core = () => server.platform.core;
+
+// smtplib over STARTTLS (the certificate is the node's self-signed one): prints the refusal code and text.
+const PY_SUBMIT = `
+import smtplib, ssl, sys
+port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port, timeout=30); s.starttls(context=ctx); s.login(user, pw)
+try:
+    s.sendmail(user, ['friend@remote.test'], sys.stdin.buffer.read()); print('250 ok')
+except smtplib.SMTPDataError as e:
+    print(e.smtp_code, e.smtp_error.decode())
+s.quit()
+`;
 
 function transport(user: string, pass: string, secure = false) {
   return nodemailer.createTransport({
@@ -154,6 +168,31 @@ describe('a mailbox user submitting', () => {
     expect((await sentOf(box.mailbox.id)).length).toBe(sentBefore);
   });
 
+  it('holds Sender, Resent-From and Resent-Sender to the same rule as From (issue 9)', async () => {
+    const emailsBefore = (await core().db.selectFrom('emails').select('id').execute()).length;
+    const base = { from: box.mailbox.address, to: 'friend@remote.test', text: 'x' };
+    const refused: [string, SendMailOptions][] = [
+      ['Sender', { ...base, subject: 'sender boss', sender: `boss@${box.domainName}` }],
+      ['Sender', { ...base, subject: 'sender outside', sender: 'boss@elsewhere.example' }],
+      ['Resent-From', { ...base, subject: 'resent-from', headers: { 'Resent-From': `ceo@${box.domainName}` } }],
+      ['Resent-Sender', { ...base, subject: 'resent-sender', headers: { 'Resent-Sender': other.mailbox.address } }],
+      ['Resent-From', { ...base, subject: 'resent-from list', headers: { 'Resent-From': `${box.mailbox.address}, boss@elsewhere.example` } }],
+    ];
+    for (const [label, mail] of refused) {
+      const err = await send(box.mailbox.address, password, mail).then(() => null, (e) => e);
+      expect(err?.responseCode, mail.subject as string).toBe(550);
+      expect(err.response).toMatch(new RegExp(`^550 5\\.7\\.1 ${label} address .* is not yours`));
+    }
+    expect((await core().db.selectFrom('emails').select('id').execute()).length).toBe(emailsBefore);
+    // Its own alias in Sender and its own address in Resent-From are fine.
+    const info = await send(box.mailbox.address, password, { ...base, subject: 'sender ok', sender: alias, headers: { 'Resent-From': box.mailbox.address } });
+    expect(info.response).toMatch(/^250 /);
+    // Python's smtplib, raw header lines: the same refusal.
+    const raw = `From: ${box.mailbox.address}\r\nSender: boss@${box.domainName}\r\nTo: friend@remote.test\r\nSubject: py\r\n\r\nx\r\n`;
+    const py = await runClient('python3', ['-c', PY_SUBMIT, String(submissionPort), box.mailbox.address, password], raw);
+    expect(py.stdout.trim(), py.stderr).toMatch(/^550 .*Sender address/);
+  });
+
   it('refuses a wrong or revoked app password with 535 5.7.8, and a password revoked mid-session', async () => {
     for (const pass of ['wrong-password', password.replace(/^..../, 'aaaa')]) {
       const err = await send(box.mailbox.address, pass, { from: box.mailbox.address, to: 'friend@remote.test', subject: 'x', text: 'x' }).catch((e) => e);
@@ -184,5 +223,10 @@ describe('a mailbox user submitting', () => {
     expect((await sentOf(box.mailbox.id)).length).toBe(sentBefore);
     const err = await send('resend', 'ms_not-a-key', { from: `ceo@${box.domainName}`, to: 'friend@remote.test', subject: 'x', text: 'x' }).catch((e) => e);
     expect(err.response).toMatch(/^535 5\.7\.8 .*API key/);
+    // With a key, a Sender (or Resent-*) must be in a verified domain of the workspace, as From.
+    const foreign = await send('resend', box.apiKey!, { from: `ceo@${box.domainName}`, sender: 'boss@unverified.example', to: 'friend@remote.test', subject: 'x', text: 'x' }).catch((e) => e);
+    expect(foreign.response).toMatch(/^550 5\.7\.1 Sender header domain unverified\.example is not a verified domain/);
+    const ok = await send('resend', box.apiKey!, { from: `ceo@${box.domainName}`, sender: `assistant@${box.domainName}`, to: 'friend@remote.test', subject: 'sender in domain', text: 'k' });
+    expect(ok.response).toMatch(/^250 /);
   });
 });

@@ -377,6 +377,9 @@ function addressesOf(list: Mailbox[] | undefined): string[] {
   return out;
 }
 
+const SENDER_FIELDS = new Set(['sender', 'resent-from', 'resent-sender']);
+const HEADER_LABEL: Record<string, string> = { sender: 'Sender', 'resent-from': 'Resent-From', 'resent-sender': 'Resent-Sender' };
+
 async function onData(core: Core, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
   const user = userOf(session);
   const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
@@ -409,6 +412,17 @@ async function onData(core: Core, stream: SMTPServerDataStream, session: SMTPSer
     const field = fromFields[0].text.replace(/^[^:]*:/, '').replace(/\r\n[ \t]+/g, ' ');
     const listed = addressParser(field, { flatten: true }).map((a) => clean(a.address));
     await assertMailboxSender(core, user, [envelopeFrom, ...(listed.length ? listed : [fromAddress])], 'From address');
+  }
+  // Sender, Resent-From and Resent-Sender (RFC 5322 §3.6.2, §3.6.6) name who sends as much as From
+  // does: every address in every one of them is held to the same rule (issue 9: a Sender of someone
+  // else's went out DKIM-signed).
+  for (const f of fields.filter((x) => SENDER_FIELDS.has(x.name))) {
+    const field = f.text.replace(/^[^:]*:/, '').replace(/\r\n[ \t]+/g, ' ');
+    const listed = addressParser(field, { flatten: true }).map((a) => clean(a.address ?? ''));
+    const label = HEADER_LABEL[f.name];
+    if (listed.length === 0 || listed.some((a) => !domainOf(a))) throw reply(554, `5.6.0 The ${label} header field must hold addresses (local@domain)`);
+    if (user.mailbox) await assertMailboxSender(core, user, listed, `${label} address`);
+    else for (const a of listed) if (domainOf(a) !== envelopeSending.name) await sendingDomain(core, user, domainOf(a)!, `${label} header`);
   }
   const fromDomain = domainOf(fromAddress)!;
   const signing = fromDomain === envelopeSending.name ? envelopeSending : await sendingDomain(core, user, fromDomain, 'From header');

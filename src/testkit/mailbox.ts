@@ -112,9 +112,12 @@ export async function createTestMailbox(core: Core, opts: TestMailboxOptions = {
   const records = expectedRecords(withCaps, core.settings.hostname);
   const stored: StoredStatus[] = records.map((r) => ({ purpose: r.purpose, name: r.name, value: r.value, status: 'verified' }));
   const now = core.clock.now();
+  // Ownership (src/domains/ownership.ts) as if its token had been seen, unless another workspace owns the name.
+  const owner = await core.db.selectFrom('domains').select('id').where('name', '=', domainName).where('owned_at', 'is not', null).executeTakeFirst();
+  const ownedAt = domain.owned_at ?? (owner ? null : now);
   await core.db
     .updateTable('domains')
-    .set({ capabilities, records: JSON.stringify(stored), status: 'verified', verification_started_at: domain.verification_started_at ?? now, last_checked_at: now, verified_at: domain.verified_at ?? now, updated_at: now })
+    .set({ owned_at: ownedAt, capabilities, records: JSON.stringify(stored), status: 'verified', verification_started_at: domain.verification_started_at ?? now, last_checked_at: now, verified_at: domain.verified_at ?? now, updated_at: now })
     .where('id', '=', domain.id)
     .execute();
   if (opts.dns) {

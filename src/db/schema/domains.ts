@@ -29,6 +29,10 @@ export interface DomainsTable {
   last_checked_at: number | null;
   verified_at: number | null;
   updated_at: number;
+  /** From 0011: this row's ownership token, published at `_mailstack-challenge.<name>` (ownership.ts). */
+  challenge_token: string | null;
+  /** From 0011: when this workspace proved control of the name; at most one row per name has it. */
+  owned_at: number | null;
 }
 
 export interface DomainsSchema {

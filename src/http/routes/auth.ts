@@ -6,7 +6,8 @@ import { assertNotLocked, attemptFailed, attemptSucceeded, beginAttempt, recordF
 import { redeemMagicLink, sendMagicLink } from '../../accounts/magic-links.ts';
 import { roleOf } from '../../accounts/members.ts';
 import { verifyPassword } from '../../accounts/passwords.ts';
-import { csrfToken, listSessions, revokeSession, selectWorkspace } from '../../accounts/sessions.ts';
+import { csrfToken, listSessions, revokeSession, selectWorkspace, sessionForToken } from '../../accounts/sessions.ts';
+import { acceptInvitation } from '../../accounts/invitations.ts';
 import { ensureUser, getUser, normalizeEmail, setPassword } from '../../accounts/users.ts';
 import { createWorkspace, userWorkspaces } from '../../accounts/workspaces.ts';
 import { audit } from '../../audit/audit-log.ts';
@@ -130,6 +131,46 @@ export function authRoutes(app: FastifyInstance, core: Core) {
     async (request, reply) => {
       try {
         await redeem(request, reply, (request.query as { token: string }).token);
+      } catch (err) {
+        if (!(err instanceof CoreError)) throw err;
+        return reply.code(err.status).type('text/plain; charset=utf-8').send(err.message + '\n');
+      }
+      return reply.redirect('/', 303);
+    },
+  );
+
+  // Accepting an invitation (src/accounts/invitations.ts): as the signed-in invitee, or, for an
+  // address with no account yet, by the token alone, which then signs the new account in.
+  const accept = async (request: FastifyRequest, reply: FastifyReply, token: string) => {
+    const cookie = request.cookies?.[SESSION_COOKIE];
+    const current = cookie ? await sessionForToken(core, cookie) : null;
+    const joined = await acceptInvitation(core, clientOf(request), token, current?.user_id ?? null);
+    let sessionId = current?.id;
+    if (!sessionId) {
+      const started = await startSession(core, clientOf(request), joined.user, 'invitation');
+      setCookie(request, reply, started.token, started.session.expires_at);
+      sessionId = started.session.id;
+    }
+    await selectWorkspace(core, sessionId, joined.workspaceId);
+    return sessionBody(joined.user.id, sessionId, joined.workspaceId);
+  };
+
+  app.post(
+    '/v1/invitations/accept',
+    {
+      config: { auth: 'none' },
+      schema: { tags: ['Members'], summary: 'Accept an invitation (signed in as the invitee, or creating the account when the address has none)', body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }) },
+    },
+    async (request, reply) => accept(request, reply, (request.body as { token: string }).token),
+  );
+
+  // The link in the invitation mail.
+  app.get(
+    '/invitations/accept',
+    { config: { auth: 'none' }, schema: { hide: true, querystring: Type.Object({ token: Type.String({ maxLength: 200 }) }) } as any },
+    async (request, reply) => {
+      try {
+        await accept(request, reply, (request.query as { token: string }).token);
       } catch (err) {
         if (!(err instanceof CoreError)) throw err;
         return reply.code(err.status).type('text/plain; charset=utf-8').send(err.message + '\n');

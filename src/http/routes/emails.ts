@@ -108,13 +108,13 @@ export function emailRoutes(app: FastifyInstance, core: Core) {
 
   app.patch(
     '/v1/emails/:id',
-    { config: { permission: 'emails:send' }, schema: { tags: ['Emails'], summary: 'Reschedule a scheduled email (scheduled_at)', params: IdParams } },
+    { config: { permission: 'emails:manage' }, schema: { tags: ['Emails'], summary: 'Reschedule a scheduled email (scheduled_at)', params: IdParams } },
     async (request) => updateEmail(core, context(request), (request.params as any).id, request.body),
   );
 
   app.post(
     '/v1/emails/:id/cancel',
-    { config: { permission: 'emails:send' }, schema: { tags: ['Emails'], summary: 'Cancel a scheduled email', params: IdParams } },
+    { config: { permission: 'emails:manage' }, schema: { tags: ['Emails'], summary: 'Cancel a scheduled email', params: IdParams } },
     async (request) => cancelEmail(core, context(request), (request.params as any).id),
   );
 

@@ -25,9 +25,9 @@ export function forwardingRoutes(app: FastifyInstance, core: Core) {
       config: { permission: 'inboxes:manage' },
       schema: {
         tags,
-        summary: 'Forward every message the inbox receives to an outside address (SRS envelope; keep_copy defaults to true)',
+        summary: 'Forward every message the inbox receives to an outside address (SRS envelope; keep_copy and enabled default to true)',
         params: InboxParams,
-        body: Type.Object({ to: To, keep_copy: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        body: Type.Object({ to: To, keep_copy: Type.Optional(Type.Boolean()), enabled: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
       },
     },
     async (request, reply) => {

@@ -1,7 +1,8 @@
 // /v1/workspace, /v1/members and /v1/audit-log — what Resend has no word for, in its style.
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
-import { changeRole, inviteMember, listMembers, removeMember } from '../../accounts/members.ts';
+import { changeRole, listMembers, removeMember } from '../../accounts/members.ts';
+import { createInvitation, listInvitations, revokeInvitation } from '../../accounts/invitations.ts';
 import { ROLES } from '../../accounts/roles.ts';
 import { getWorkspace, renameWorkspace, workspaceJson } from '../../accounts/workspaces.ts';
 import { listAudit } from '../../audit/audit-log.ts';
@@ -58,14 +59,29 @@ export function workspaceRoutes(app: FastifyInstance, core: Core) {
       config: { permission: 'members:manage' },
       schema: {
         tags: ['Members'],
-        summary: 'Invite a member (creates the user if new and mails a sign-in link)',
+        summary: 'Invite a person: mails an invitation they accept while signed in (the same answer whether or not the address has an account)',
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }), role: RoleSchema }, { additionalProperties: false }),
       },
     },
     async (request, reply) => {
       const p = principal(request);
       reply.code(201);
-      return inviteMember(core, p.actor, p.grantee, p.workspaceId, request.body as any);
+      return createInvitation(core, p.actor, p.grantee, p.workspaceId, request.body as any);
+    },
+  );
+
+  app.get(
+    '/v1/invitations',
+    { config: { permission: 'members:read' }, schema: { tags: ['Members'], summary: 'Pending invitations of the workspace' } },
+    async (request) => listInvitations(core, principal(request).workspaceId),
+  );
+
+  app.delete(
+    '/v1/invitations/:id',
+    { config: { permission: 'members:manage' }, schema: { tags: ['Members'], summary: 'Revoke a pending invitation', params: Type.Object({ id: Type.String({ maxLength: 100 }) }) } },
+    async (request) => {
+      const p = principal(request);
+      return revokeInvitation(core, p.actor, p.grantee, p.workspaceId, (request.params as any).id);
     },
   );
 
