@@ -204,6 +204,7 @@ export async function createDomain(core: Core, actor: Actor, workspaceId: string
     verified_at: null,
     updated_at: now,
     catch_all_mailbox_id: null,
+    postmaster_mailbox_id: null,
   };
   try {
     await core.store.transaction(async (tx) => {
