@@ -128,9 +128,10 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   });
   // authenticate.ts gives the message with its Authentication-Results on top (and forgeries of
   // our authserv-id removed, RFC 8601 §5); our Received goes above it.
-  const authed = auth.raw ?? Buffer.concat([Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`), message.raw]);
-  const traced = Buffer.concat([Buffer.from(received), authed]);
-  const stored = Buffer.concat([Buffer.from(returnPathHeader(message.mailFrom)), traced]);
+  // One copy of the message: `traced` (what forwards carry) is a view into `stored`.
+  const returnPath = Buffer.from(returnPathHeader(message.mailFrom));
+  const stored = Buffer.concat([returnPath, Buffer.from(received), Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`), auth.body]);
+  const traced = stored.subarray(returnPath.length);
 
   let parsed: ParsedMessage;
   try {

@@ -46,6 +46,7 @@ import { SMTPServer } from 'smtp-server';
 import type { Core } from '../core/core.ts';
 import { deliverInbound, routeRecipient } from '../inbound/route.ts';
 import type { InboundTarget } from '../inbound/types.ts';
+import { HeaderScanner } from '../inbound/header-section.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 import { metricsOf } from '../metrics/metrics.ts';
 
@@ -118,45 +119,6 @@ function withOwnEnhancedCodes(server: SMTPServer, log: Core['log']): void {
     }
     return add(connection);
   };
-}
-
-/**
- * Finds the end of the header section (the empty line, CRLF CRLF or a bare LF LF) in a message
- * that arrives in chunks, without joining or copying them: between line starts it jumps with
- * indexOf, and it keeps only where the previous chunk left off. A message that opens with an
- * empty line has an empty header section (RFC 5322 §2.1).
- */
-export class HeaderScanner {
-  /** Bytes of the header section seen so far (all of it once `done`). */
-  headerBytes = 0;
-  done = false;
-  // 0: inside a line; 1: at a line start; 2: at a line start after a CR.
-  private state = 1;
-
-  /** Feeds the next chunk; true once the end of the header section has been seen. */
-  push(chunk: Buffer): boolean {
-    if (this.done) return true;
-    let i = 0;
-    while (i < chunk.length) {
-      const b = chunk[i];
-      if (this.state === 0) {
-        const lf = chunk.indexOf(0x0a, i);
-        if (lf < 0) break;
-        i = lf + 1;
-        this.state = 1;
-        continue;
-      }
-      if (b === 0x0a) {
-        this.headerBytes += i + 1;
-        this.done = true;
-        return true;
-      }
-      this.state = this.state === 1 && b === 0x0d ? 2 : 0;
-      i++;
-    }
-    this.headerBytes += chunk.length;
-    return false;
-  }
 }
 
 /** smtp-server's reverse look-up of the client, through the configured DNS servers. */
