@@ -149,7 +149,7 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   const forwards: PreparedForward[] = [];
   for (const p of plans) {
     if (!p.rules.length) continue;
-    const r = await prepareForwards(core, p.mailbox, p.rules, { traced, mailFrom: message.mailFrom, parsed });
+    const r = await prepareForwards(core, p.mailbox, p.rules, { traced, mailFrom: message.mailFrom, parsed, auth: { header: auth.header, arc: auth.verdicts.arc } });
     forwards.push(...r.forwards);
     if (r.failed) p.store = true;
   }
