@@ -97,6 +97,8 @@ export interface Settings {
   mxMaxConnectionsPerIp: number;
   /** Largest header section (everything before the first empty line) the MX accepts: 552 5.3.4 over it. */
   mxMaxHeaderBytes: number;
+  /** The MTA-STS policy served for hosted domains (RFC 8461): 'none' serves none and lists no records. */
+  mtaStsMode: 'testing' | 'enforce' | 'none';
   /** Let IMAP/POP3 clients log in before TLS (off: LOGINDISABLED until STARTTLS, RFC 9051 §6.2.3). */
   allowPlaintextAuth: boolean;
 }
@@ -197,6 +199,7 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     trashDays: int(get, 'TRASH_DAYS', 30, 1, 36500, 'a number of days'),
     dmarcReject: bool(get, 'DMARC_REJECT', true),
     mxMaxConnectionsPerIp: int(get, 'MX_MAX_CONNECTIONS_PER_IP', 20, 1, 10000, 'a whole number'),
+    mtaStsMode: oneOf(get, 'MTA_STS_MODE', 'testing', ['testing', 'enforce', 'none'] as const),
     mxMaxHeaderBytes: int(get, 'MX_MAX_HEADER_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, 'a size in bytes'),
     allowPlaintextAuth: bool(get, 'ALLOW_PLAINTEXT_AUTH', false),
   };

@@ -30,6 +30,7 @@ import { receivingRoutes } from './routes/receiving.ts';
 import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
+import { mtaStsRoutes } from './routes/mta-sts.ts';
 import { notOffered } from './not-offered.ts';
 import { completeOpenApi } from './openapi.ts';
 
@@ -144,6 +145,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   capturedRoutes(app, core);
   emailMetricsRoutes(app, core);
   autoconfigRoutes(app, core);
+  mtaStsRoutes(app, core);
   return app;
 }
 
