@@ -13,6 +13,7 @@ import * as m0008 from './migrations/0008_mailstore_counters.ts';
 import * as m0009 from './migrations/0009_inbound_routing.ts';
 import * as m0010 from './migrations/0010_imap_cache.ts';
 import * as m0015 from './migrations/0015_postmaster.ts';
+import * as m0016 from './migrations/0016_mta_sts.ts';
 import * as m0080 from './migrations/0080_development.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009_inbound_routing': m0009,
   '0010_imap_cache': m0010,
   '0015_postmaster': m0015,
+  '0016_mta_sts': m0016,
   '0080_development': m0080,
 };
 
