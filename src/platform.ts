@@ -31,6 +31,8 @@ import { checkMode } from './devmode/mode.ts';
 import { metricsOf } from './metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from './metrics/listener.ts';
 import { registerEmailJobs } from './outbound/emails.ts';
+import { registerExports } from './privacy/export.ts';
+import { registerScheduledBackups } from './backup/backup.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
 export interface Platform {
@@ -102,6 +104,8 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerRetention(core, worker, scheduler);
   registerMailPurge(core, worker, scheduler);
   registerEmailJobs(core, worker, scheduler);
+  registerExports(core, worker, scheduler);
+  registerScheduledBackups(core, worker, scheduler);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;

@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { SettingsError, loadSettings, type Settings } from '../config/settings.ts';
 import { printJson, withCore } from './context.ts';
 import { adminCommands } from './admin.ts';
+import { privacyCommands } from './privacy.ts';
+import { backupCommands } from './backup.ts';
 import { rotateKeys } from './rotate-keys.ts';
 import { setup } from './setup.ts';
 import { serve } from './serve.ts';
@@ -82,6 +84,8 @@ program
   });
 
 adminCommands(program);
+privacyCommands(program);
+backupCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SettingsError) {

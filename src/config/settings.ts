@@ -107,6 +107,12 @@ export interface Settings {
   mtaStsHttpsPort: number;
   /** Let IMAP/POP3 clients log in before TLS (off: LOGINDISABLED until STARTTLS, RFC 9051 §6.2.3). */
   allowPlaintextAuth: boolean;
+  /** Backups kept: the newest `count`, or those younger than `days` (MAILSTACK_BACKUP_KEEP=7 or 30d). */
+  backupKeep: { count: number } | { days: number };
+  /** How often the node makes a backup by itself (MAILSTACK_BACKUP_SCHEDULE, e.g. 24h), or null: never. */
+  backupScheduleMs: number | null;
+  /** Where scheduled backups go (MAILSTACK_BACKUP_DIR; default <data>/backups). */
+  backupDir: string;
 }
 
 export interface SmarthostSettings {
@@ -211,6 +217,9 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     mtaStsMode: oneOf(get, 'MTA_STS_MODE', 'testing', ['testing', 'enforce', 'none'] as const),
     mxMaxHeaderBytes: int(get, 'MX_MAX_HEADER_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, 'a size in bytes'),
     allowPlaintextAuth: bool(get, 'ALLOW_PLAINTEXT_AUTH', false),
+    backupKeep: backupKeep(get('BACKUP_KEEP') ?? '7'),
+    backupScheduleMs: backupSchedule(get('BACKUP_SCHEDULE')),
+    backupDir: path.resolve(cwd, get('BACKUP_DIR') ?? path.join(dataDir, 'backups')),
   };
 }
 
@@ -298,6 +307,23 @@ function rateLimit(get: Getter, name: string, fallback: string): { limit: number
     throw new SettingsError(`${PREFIX}${name} must be requests per second (e.g. 10), requests per window (e.g. 600/1m) or 0 for no limit, got ${shown(raw)}`);
   }
   return Number(m[1]) === 0 ? null : { limit: Number(m[1]), windowMs };
+}
+
+/** A count of backups (`7`) or an age in days (`30d`). */
+function backupKeep(raw: string): { count: number } | { days: number } {
+  const m = /^(\d{1,5})(d?)$/.exec(raw.trim());
+  if (!m || Number(m[1]) < 1) {
+    throw new SettingsError(`${PREFIX}BACKUP_KEEP must be a number of backups (e.g. 7) or of days (e.g. 30d), at least 1, got ${shown(raw)}`);
+  }
+  return m[2] ? { days: Number(m[1]) } : { count: Number(m[1]) };
+}
+
+/** Unset, empty or `off`: no scheduled backups; else an interval of at least a minute (e.g. 24h). */
+function backupSchedule(raw: string | undefined): number | null {
+  if (raw === undefined || raw.toLowerCase() === 'off') return null;
+  const ms = parseDuration(raw);
+  if (ms === null || ms < 60_000) throw new SettingsError(`${PREFIX}BACKUP_SCHEDULE must be an interval of at least 1m such as 6h or 24h, or off, got ${shown(raw)}`);
+  return ms;
 }
 
 function oneOf<T extends string>(get: Getter, name: string, fallback: T, allowed: readonly T[]): T {
