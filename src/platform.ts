@@ -137,7 +137,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   let mx: MxDoor | null = null;
   if (settings.smtpPort !== 0) {
     try {
-      mx = await startMx(core, { port: settings.smtpPort, host: settings.listenAddress, tls: loadTlsMaterial(settings), closeTimeoutMs: settings.shutdownTimeoutMs, maxMessageBytes: settings.maxMessageBytes });
+      mx = await startMx(core, { port: settings.smtpPort, host: settings.listenAddress, tls: loadTlsMaterial(settings), closeTimeoutMs: settings.shutdownTimeoutMs, maxMessageBytes: settings.maxMessageBytes, maxHeaderBytes: settings.mxMaxHeaderBytes });
     } catch (err) {
       await submission?.stop();
       await http?.close();

@@ -96,6 +96,16 @@ export interface Settings {
   dmarcReject: boolean;
   /** Most simultaneous connections one client IP may hold on the MX. */
   mxMaxConnectionsPerIp: number;
+  /** Largest header section (everything before the first empty line) the MX accepts: 552 5.3.4 over it. */
+  mxMaxHeaderBytes: number;
+  /** The MTA-STS policy served for hosted domains (RFC 8461): 'none' serves none and lists no records. */
+  mtaStsMode: 'testing' | 'enforce' | 'none';
+  /** Apply the MTA-STS policies of recipient domains to outbound delivery (RFC 8461 §5). */
+  mtaStsOutbound: boolean;
+  /** Extra CA certificates (PEM file) trusted for MTA-STS policy hosts and MX certificates under a policy. */
+  mtaStsCaFile: string | null;
+  /** The HTTPS port MTA-STS policies are fetched from (443; tests use another). */
+  mtaStsHttpsPort: number;
   /** Let IMAP/POP3 clients log in before TLS (off: LOGINDISABLED until STARTTLS, RFC 9051 §6.2.3). */
   allowPlaintextAuth: boolean;
   /** Backups kept: the newest `count`, or those younger than `days` (MAILSTACK_BACKUP_KEEP=7 or 30d). */
@@ -212,6 +222,11 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     trashDays: int(get, 'TRASH_DAYS', 30, 1, 36500, 'a number of days'),
     dmarcReject: bool(get, 'DMARC_REJECT', true),
     mxMaxConnectionsPerIp: int(get, 'MX_MAX_CONNECTIONS_PER_IP', 20, 1, 10000, 'a whole number'),
+    mtaStsOutbound: bool(get, 'MTA_STS_OUTBOUND', true),
+    mtaStsCaFile: get('MTA_STS_CA_FILE') || null,
+    mtaStsHttpsPort: int(get, 'MTA_STS_HTTPS_PORT', 443, 1, 65535, 'a port number'),
+    mtaStsMode: oneOf(get, 'MTA_STS_MODE', 'testing', ['testing', 'enforce', 'none'] as const),
+    mxMaxHeaderBytes: int(get, 'MX_MAX_HEADER_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, 'a size in bytes'),
     allowPlaintextAuth: bool(get, 'ALLOW_PLAINTEXT_AUTH', false),
     backupKeep: backupKeep(get('BACKUP_KEEP') ?? '7'),
     backupScheduleMs: backupSchedule(get('BACKUP_SCHEDULE')),

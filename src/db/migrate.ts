@@ -12,6 +12,8 @@ import * as m0007 from './migrations/0007_mailstore.ts';
 import * as m0008 from './migrations/0008_mailstore_counters.ts';
 import * as m0009 from './migrations/0009_inbound_routing.ts';
 import * as m0010 from './migrations/0010_imap_cache.ts';
+import * as m0015 from './migrations/0015_postmaster.ts';
+import * as m0016 from './migrations/0016_mta_sts.ts';
 import * as m0030 from './migrations/0030_webmail_counts.ts';
 import * as m0055 from './migrations/0055_exports_erasures.ts';
 import * as m0040 from './migrations/0040_campaigns.ts';
@@ -32,6 +34,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_mailstore_counters': m0008,
   '0009_inbound_routing': m0009,
   '0010_imap_cache': m0010,
+  '0015_postmaster': m0015,
+  '0016_mta_sts': m0016,
   '0030_webmail_counts': m0030,
   '0055_exports_erasures': m0055,
   '0040_campaigns': m0040,

@@ -11,6 +11,7 @@ import type { OutboundSchema } from './schema/outbound.ts';
 import type { RequestsSchema } from './schema/requests.ts';
 import type { MailstoreSchema } from './schema/mailstore.ts';
 import type { DevelopmentSchema } from './schema/development.ts';
+import type { TransportSecuritySchema } from './schema/transport-security.ts';
 import type { PrivacySchema } from './schema/privacy.ts';
 import type { CampaignsSchema } from './schema/campaigns.ts';
 import type { SpamSchema } from './schema/spam.ts';
@@ -26,9 +27,10 @@ export type * from './schema/outbound.ts';
 export type * from './schema/requests.ts';
 export type * from './schema/mailstore.ts';
 export type * from './schema/development.ts';
+export type * from './schema/transport-security.ts';
 export type * from './schema/privacy.ts';
 export type * from './schema/campaigns.ts';
 export type * from './schema/spam.ts';
 export type * from './schema/invitations.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema, CampaignsSchema, SpamSchema, InvitationsSchema {}
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, TransportSecuritySchema, PrivacySchema, CampaignsSchema, SpamSchema, InvitationsSchema {}

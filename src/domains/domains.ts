@@ -210,6 +210,7 @@ export async function createDomain(core: Core, actor: Actor, workspaceId: string
     catch_all_mailbox_id: null,
     challenge_token: newChallengeToken(),
     owned_at: null,
+    postmaster_mailbox_id: null,
   };
   try {
     await core.store.transaction(async (tx) => {

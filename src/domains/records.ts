@@ -8,6 +8,7 @@
 import type { Settings } from '../config/settings.ts';
 import type { DomainsTable } from '../db/schema.ts';
 import { type DkimAlgorithm, dkimRecordValue } from './dkim-keys.ts';
+import { mtaStsId, mtaStsPolicy } from './mta-sts.ts';
 
 /** The label of the ownership challenge record, as Resend/Google-style verification TXT records. */
 export const CHALLENGE_LABEL = '_mailstack-challenge';
@@ -15,7 +16,7 @@ export const challengeValue = (token: string) => `mailstack-verification=${token
 
 export type RecordStatus = 'not_started' | 'pending' | 'verified' | 'failed' | 'temporary_failure';
 export type DomainStatus = 'not_started' | 'pending' | 'verified' | 'partially_verified' | 'partially_failed' | 'failed';
-export type Purpose = 'ownership' | 'dkim' | 'return_path_mx' | 'return_path_spf' | 'root_spf' | 'dmarc' | 'receiving_mx' | 'client_srv' | 'autoconfig_cname';
+export type Purpose = 'ownership' | 'dkim' | 'return_path_mx' | 'return_path_spf' | 'root_spf' | 'dmarc' | 'receiving_mx' | 'client_srv' | 'autoconfig_cname' | 'mta_sts_txt' | 'mta_sts_cname';
 
 export interface Capabilities {
   sending: 'enabled' | 'disabled';
@@ -92,7 +93,26 @@ function clientRecords(d: string, hostname: string, ports: ClientPorts): Expecte
   ];
 }
 
-export function expectedRecords(row: DomainsTable, hostname: string, ports: ClientPorts = STANDARD_CLIENT_PORTS): ExpectedRecord[] {
+/**
+ * MTA-STS (RFC 8461 §3.1) for a receiving domain: the TXT announcing the policy and its id, and the
+ * mta-sts.<domain> host that serves it (this node answers by Host header, src/domains/mta-sts.ts).
+ */
+function mtaStsRecords(d: string, hostname: string, mode: Settings['mtaStsMode']): ExpectedRecord[] {
+  const policy = mtaStsPolicy({ hostname, mtaStsMode: mode });
+  if (!policy) return [];
+  return [
+    {
+      purpose: 'mta_sts_txt', record: 'Receiving', name: '_mta-sts', fqdn: `_mta-sts.${d}`, type: 'TXT', value: `v=STSv1; id=${mtaStsId(policy)}`, required: false, capability: 'receiving',
+      note: `Optional (RFC 8461): tells senders to require TLS to ${hostname} (policy mode: ${mode}). Publish it together with the mta-sts host below; the id changes when the policy does.`,
+    },
+    {
+      purpose: 'mta_sts_cname', record: 'Receiving', name: 'mta-sts', fqdn: `mta-sts.${d}`, type: 'CNAME', value: hostname, required: false, capability: 'receiving',
+      note: `Optional: senders fetch https://mta-sts.${d}/.well-known/mta-sts.txt, which this server answers; whatever serves HTTPS for it needs a certificate for mta-sts.${d} (an A record to that server works as well as the CNAME).`,
+    },
+  ];
+}
+
+export function expectedRecords(row: DomainsTable, hostname: string, ports: ClientPorts & Partial<Pick<Settings, 'mtaStsMode'>> = STANDARD_CLIENT_PORTS): ExpectedRecord[] {
   const caps = capabilitiesOf(row);
   const sending = caps.sending === 'enabled';
   const d = row.name;
@@ -130,11 +150,12 @@ export function expectedRecords(row: DomainsTable, hostname: string, ports: Clie
     out.push({ purpose: 'receiving_mx', record: 'Receiving', name: '@', fqdn: d, type: 'MX', value: hostname, priority: 10, required: true, capability: 'receiving' });
   }
   if (caps.receiving === 'enabled') out.push(...clientRecords(d, hostname, ports));
+  if (caps.receiving === 'enabled') out.push(...mtaStsRecords(d, hostname, ports.mtaStsMode ?? 'testing'));
   return out;
 }
 
 /** Expected records with their last checked status (unchecked: pending once verification started). */
-export function mergedRecords(row: DomainsTable, hostname: string, ports: ClientPorts = STANDARD_CLIENT_PORTS): MergedRecord[] {
+export function mergedRecords(row: DomainsTable, hostname: string, ports: ClientPorts & Partial<Pick<Settings, 'mtaStsMode'>> = STANDARD_CLIENT_PORTS): MergedRecord[] {
   const stored = JSON.parse(row.records) as StoredStatus[];
   const unchecked: RecordStatus = row.verification_started_at === null ? 'not_started' : 'pending';
   return expectedRecords(row, hostname, ports).map((r) => {
@@ -222,6 +243,15 @@ function judgeDmarc(txt: string[]): Verdict {
   return dmarc.length > 1 || txt.length ? 'wrong' : 'absent';
 }
 
+function judgeMtaSts(expected: ExpectedRecord, txt: string[]): Verdict {
+  // RFC 8461 §3.1: records not starting with v=STSv1 are ignored; more than one means none.
+  const sts = txt.filter((t) => /^v=STSv1\s*(;|$)/.test(t.trim()));
+  if (!sts.length) return txt.length ? 'wrong' : 'absent';
+  if (sts.length > 1) return 'wrong';
+  const id = parseTagList(sts[0])?.get('id');
+  return id && `v=STSv1; id=${id}` === expected.value ? 'verified' : 'wrong';
+}
+
 function judgeMx(hostname: string, mx: { exchange: string; priority: number }[]): Verdict {
   return mx.some((m) => sameHost(m.exchange, hostname)) ? 'verified' : 'wrong';
 }
@@ -254,6 +284,8 @@ export function judge(
       return judgeDmarc(values);
     case 'ownership':
       return judgeOwnership(expected, values);
+    case 'mta_sts_txt':
+      return judgeMtaSts(expected, values);
     default:
       return judgeSpf(hostname, values);
   }

@@ -51,6 +51,7 @@ const Log = Obj({ id: S, method: S, endpoint: S, response_status: I, created_at:
 const Suppression = Obj({ object: Opt(Type.Literal('suppression')), id: S, email: S, origin: S, created_at: Time });
 const Alias = Obj({ object: Type.Literal('alias'), id: S, address: S, inbox_ids: Strings });
 const CatchAll = Obj({ object: Type.Literal('catch_all'), inbox_id: NS });
+const Postmaster = Obj({ object: Type.Literal('postmaster'), domain_id: S, domain: S, address: S, inbox_id: NS, delivers_to: Type.Union([Obj({ inbox_id: S, email_address: S }), Type.Null()]) });
 const Forwarding = Obj({ object: Type.Literal('forwarding_rule'), id: S, to: S, keep_copy: B, enabled: B });
 const Inbox = Obj({ object: Opt(Type.Literal('inbox')), id: S, email_address: S, created_at: Time });
 const Agent = Obj({ object: Type.Literal('inbox_agent') });
@@ -132,6 +133,9 @@ const RESPONSES: Record<string, Entry> = {
   'GET /v1/domains/{id}/catch-all': ['getCatchAll', CatchAll],
   'PUT /v1/domains/{id}/catch-all': ['setCatchAll', CatchAll],
   'DELETE /v1/domains/{id}/catch-all': ['removeCatchAll', CatchAll],
+  'GET /v1/domains/{id}/postmaster': ['getPostmaster', Postmaster],
+  'PUT /v1/domains/{id}/postmaster': ['setPostmaster', Postmaster],
+  'DELETE /v1/domains/{id}/postmaster': ['removePostmaster', Postmaster],
   'GET /v1/inboxes/{id}/forwarding': ['listForwardingRules', List(Forwarding)],
   'POST /v1/inboxes/{id}/forwarding': ['createForwardingRule', Forwarding, 201],
   'GET /v1/inboxes/{id}/forwarding/{ruleId}': ['getForwardingRule', Forwarding],

@@ -33,6 +33,7 @@ import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { contactRoutes, templateRoutes } from './routes/contacts.ts';
 import { broadcastRoutes, importRoutes } from './routes/broadcasts.ts';
+import { mtaStsRoutes } from './routes/mta-sts.ts';
 import { notOffered } from './not-offered.ts';
 import { webmailRoutes } from './routes/webmail.ts';
 import { webAppRoutes } from './web-app.ts';
@@ -166,6 +167,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   capturedRoutes(app, core);
   emailMetricsRoutes(app, core);
   autoconfigRoutes(app, core);
+  mtaStsRoutes(app, core);
   webmailRoutes(app, core);
   privacyRoutes(app, core);
   contactRoutes(app, core);

@@ -9,6 +9,10 @@
 // - Subaddressing (RFC 5233 "detail"): `user+tag@domain` reaches `user@domain` when no address
 //   `user+tag@domain` is hosted itself. Only the first `+` separates; an empty base (`+tag@`) is
 //   not subaddressing.
+// - Source routes (RFC 5321 §4.1.1.3, Appendix C): `<@relay.example,@b.example:alice@hosted.example>`
+//   is the old way of asking us to relay. Receivers SHOULD ignore the route, so it is removed and the
+//   final address alone is routed: relay rules apply to that address and a route can never open a
+//   relay (smtp-server strips it as well; we do again so the router never depends on that).
 // - Nothing here trusts its input: bad syntax gives null, never an exception.
 
 /** RFC 5321 §4.5.3.1: local part ≤ 64 octets, domain ≤ 255, path ≤ 256; we allow SRS-length locals. */
@@ -22,6 +26,14 @@ export interface SplitAddress {
   host: string;
 }
 
+/** One or more `@domain` hops ending in `:` at the start of a path (RFC 5321 §4.1.2 A-d-l). */
+const SOURCE_ROUTE = /^@[^\s,:@<>]+(?:,@[^\s,:@<>]+)*:/;
+
+/** The address without its source route, when it has one (RFC 5321 §4.1.1.3: ignored). */
+export function stripSourceRoute(raw: string): string {
+  return raw.trim().replace(SOURCE_ROUTE, '');
+}
+
 /** Splits and lower-cases an address; null when it is not `local@domain` or is absurdly long. */
 export function splitAddress(raw: string): SplitAddress | null {
   const address = raw.trim();
@@ -31,7 +43,8 @@ export function splitAddress(raw: string): SplitAddress | null {
   const local = address.slice(0, at).toLowerCase();
   const host = address.slice(at + 1).toLowerCase().replace(/\.$/, '');
   if (local.length > MAX_LOCAL || !host || host.length > 255) return null;
-  if (/[\s\u0000-\u001f\u007f<>]/.test(local) || !/^[a-z0-9\u0080-\uffff]([a-z0-9\u0080-\uffff.-]*[a-z0-9\u0080-\uffff])?$/.test(host) || host.includes('..')) return null;
+  // `@` or `:` left in a local part is a malformed route (`@a:@b:x@y`), not an address.
+  if (/[\s\u0000-\u001f\u007f<>]/.test(local) || (local.includes('@') && !local.startsWith('"')) || !/^[a-z0-9\u0080-\uffff]([a-z0-9\u0080-\uffff.-]*[a-z0-9\u0080-\uffff])?$/.test(host) || host.includes('..')) return null;
   return { local, host };
 }
 

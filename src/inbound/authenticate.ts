@@ -22,6 +22,7 @@ import { developmentResolve } from '../devmode/dns.ts';
 import { authenticate } from 'mailauth';
 import type { Core } from '../core/core.ts';
 import { configuredResolver } from '../domains/dns.ts';
+import { headerSectionLength } from './header-section.ts';
 
 export interface AuthVerdicts {
   spf: string;
@@ -41,10 +42,13 @@ export interface AuthenticationResult {
   /** DMARC failed under p=reject and MAILSTACK_DMARC_REJECT is on: refuse with 550 5.7.1. */
   reject: boolean;
   /**
-   * The message to store: `header` followed by the message with every forged
-   * Authentication-Results header of our authserv-id removed (RFC 8601 §5).
+   * The message as received with every forged Authentication-Results header of our authserv-id
+   * removed (RFC 8601 §5); the message to store is `header` then this. The same buffer as the
+   * input when there was nothing to remove (no copy of a large message).
    */
-  raw: Buffer;
+  body: Buffer;
+  /** `header` followed by `body`, joined when asked for (a copy). */
+  readonly raw: Buffer;
 }
 
 export interface AuthenticateOptions {
@@ -171,11 +175,9 @@ function authservId(value: string): string {
  */
 export function removeForgedResults(raw: Buffer, hostname: string): Buffer {
   const host = hostname.toLowerCase().replace(/\.$/, '');
-  const text = raw.toString('latin1');
-  // A message that opens with an empty line has no header section (RFC 5322 §2.1).
-  const m = /^\r?\n|\r?\n\r?\n/.exec(text);
-  const headerEnd = m ? m.index + m[0].length : text.length;
-  const head = text.slice(0, headerEnd);
+  // Only the header section becomes a string (a message may be tens of megabytes).
+  const headerEnd = headerSectionLength(raw);
+  const head = raw.subarray(0, headerEnd).toString('latin1');
   if (!/^authentication-results\s*:/im.test(head)) return raw;
   // Fields: a line that does not start with white space, plus its continuation lines.
   const lines = head.match(/[^\n]*\n|[^\n]+$/g) ?? [];
@@ -195,7 +197,7 @@ export function removeForgedResults(raw: Buffer, hostname: string): Buffer {
     }
     if (!dropping) kept.push(line);
   }
-  return Buffer.concat([Buffer.from(kept.join(''), 'latin1'), raw.subarray(Buffer.byteLength(head, 'latin1'))]);
+  return Buffer.concat([Buffer.from(kept.join(''), 'latin1'), raw.subarray(headerEnd)]);
 }
 
 function status(s: unknown): MailauthStatus {
@@ -214,7 +216,10 @@ export async function authenticateMessage(
   opts: AuthenticateOptions = {},
 ): Promise<AuthenticationResult> {
   const hostname = core.settings.hostname;
-  const stored = (header: string) => Buffer.concat([Buffer.from(header, 'utf8'), removeForgedResults(input.raw, hostname)]);
+  const body = removeForgedResults(input.raw, hostname);
+  // `raw` is a getter (object spread would call it and copy the message).
+  const joined = <T extends { header: string }>(r: T): T & { body: Buffer; readonly raw: Buffer } =>
+    Object.defineProperty({ ...r, body }, 'raw', { get: () => Buffer.concat([Buffer.from(r.header, 'utf8'), body]), enumerable: false }) as T & { body: Buffer; readonly raw: Buffer };
   const dns = messageResolver(core, opts);
   try {
     const res = await authenticate(input.raw, {
@@ -287,7 +292,7 @@ export async function authenticateMessage(
     const reject = core.settings.dmarcReject && dmarcPolicy === 'reject' && sampled;
 
     const header = formatAuthenticationResults(hostname, [spfRow, ...dkimRows, dmarcRow, arcRow]);
-    return {
+    return joined({
       header,
       verdicts: { spf: spfRow.result, dkim: dkimVerdict(dkimRows.map((r) => r.result)), dmarc: dmarcResult, arc: arcRow.result, dmarcPolicy },
       details: {
@@ -299,19 +304,17 @@ export async function authenticateMessage(
         arc: { result: arcRow.result, comment: arcRow.comment ?? null, instance: typeof arc?.i === 'number' ? arc.i : null },
       },
       reject,
-      raw: stored(header),
-    };
+    });
   } catch (err) {
     core.log.warn({ err }, 'authenticating an inbound message failed');
     const rows: Row[] = ['spf', 'dkim', 'dmarc', 'arc'].map((method) => ({ method, result: 'temperror', comment: 'internal error during checks', props: [] }));
     const header = formatAuthenticationResults(hostname, rows);
-    return {
+    return joined({
       header,
       verdicts: { spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', arc: 'temperror', dmarcPolicy: null },
       details: { error: clean(err instanceof Error ? err.message : String(err), 500) },
       reject: false,
-      raw: stored(header),
-    };
+    });
   } finally {
     dns.done();
   }

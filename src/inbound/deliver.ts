@@ -133,9 +133,10 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   });
   // authenticate.ts gives the message with its Authentication-Results on top (and forgeries of
   // our authserv-id removed, RFC 8601 §5); our Received goes above it.
-  const authed = auth.raw ?? Buffer.concat([Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`), message.raw]);
-  const traced = Buffer.concat([Buffer.from(received), authed]);
-  const stored = Buffer.concat([Buffer.from(returnPathHeader(message.mailFrom)), traced]);
+  // One copy of the message: `traced` (what forwards carry) is a view into `stored`.
+  const returnPath = Buffer.from(returnPathHeader(message.mailFrom));
+  const stored = Buffer.concat([returnPath, Buffer.from(received), Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`), auth.body]);
+  const traced = stored.subarray(returnPath.length);
 
   let parsed: ParsedMessage;
   try {
@@ -153,7 +154,7 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   const forwards: PreparedForward[] = [];
   for (const p of plans) {
     if (!p.rules.length) continue;
-    const r = await prepareForwards(core, p.mailbox, p.rules, { traced, mailFrom: message.mailFrom, parsed });
+    const r = await prepareForwards(core, p.mailbox, p.rules, { traced, mailFrom: message.mailFrom, parsed, auth: { header: auth.header, arc: auth.verdicts.arc } });
     forwards.push(...r.forwards);
     if (r.failed) p.store = true;
   }
@@ -171,8 +172,7 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
     if (blobs.has(fields)) continue;
     // Return-Path, Received, Authentication-Results, then X-Spam-*, then the message as sent.
     const ar = Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`);
-    const onTop = authed.subarray(0, ar.length).equals(ar);
-    const copy = Buffer.concat([Buffer.from(returnPathHeader(message.mailFrom)), Buffer.from(received), ...(onTop ? [ar, Buffer.from(fields), authed.subarray(ar.length)] : [Buffer.from(fields), authed])]);
+    const copy = Buffer.concat([returnPath, Buffer.from(received), ar, Buffer.from(fields), auth.body]);
     if (!quotaAllows(core, p.mailbox, copy.length)) return quotaRefusal;
     blobs.set(fields, { blobId: await blobStore(core).put(copy), size: copy.length, raw: copy });
   }

@@ -6,7 +6,15 @@
 // - A forward is the original message, byte for byte, below our trace fields and one
 //   `X-Mailstack-Forwarded: <mailbox id>` marker per hosted mailbox it passed through (trace.ts).
 //   It is DKIM-signed by the mailbox's domain like every message we send (accept.ts); the
-//   original signature stays and still verifies for a receiver that checks it (ARC is not added).
+//   original signature stays and still verifies for a receiver that checks it.
+// - ARC (RFC 8617): below the marker, each forward carries one ARC set sealed with the forwarding
+//   domain's DKIM key (same selector, so the published DKIM record verifies it): the
+//   ARC-Authentication-Results hold our own verdicts (the Authentication-Results we stored),
+//   cv= is our verdict on the chain that arrived. The next hop can then trust our SPF/DKIM results
+//   where forwarding broke them (SPF is ours after SRS; a changed body breaks the original DKIM).
+//   Not sealed: a chain that arrived failed (§5.1.2: once cv=fail, nobody extends it usefully),
+//   more than 50 sets (§4.2.1), or an Ed25519 key (RFC 8617 defines rsa-sha256 only, and
+//   receivers verify nothing else). A seal that cannot be made is logged, and the forward goes on.
 // - The envelope sender is SRS0 at the forwarding domain's return-path host (srs.ts), so SPF at
 //   the receiver passes for our host and a bounce comes back to our MX; a null sender (a bounce
 //   being forwarded) stays null (RFC 5321 §4.5.5). `emails.envelope_from` carries it to delivery.
@@ -18,6 +26,7 @@
 //   mailbox instead, even when the rule says not to keep a copy, and a warning is logged.
 // - A bounce to an SRS0 address is accepted only with the null reverse-path (route.ts), and goes
 //   on with the null reverse-path too, so it can never start a bounce loop.
+import { sealMessage } from 'mailauth/lib/arc/index.js';
 import type { Core } from '../core/core.ts';
 import { newId } from '../core/ids.ts';
 import { type SendingDomain, domainForSending } from '../domains/domains.ts';
@@ -41,6 +50,45 @@ export interface ForwardSource {
   traced: Buffer;
   mailFrom: string;
   parsed: ParsedMessage;
+  /** Our checks of it, for the ARC set: the Authentication-Results header we added, and the ARC verdict. */
+  auth?: { header: string; arc: string };
+}
+
+/** RFC 8617 §4.2.1: at most 50 ARC sets. */
+const MAX_ARC_INSTANCES = 50;
+
+/**
+ * The ARC set (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results) of one forward, to
+ * prepend to `traced`; null when this message is not to be sealed (see the notes above).
+ */
+export async function arcSet(core: Core, domain: SendingDomain, traced: Buffer, auth: { header: string; arc: string }): Promise<Buffer | null> {
+  const log = core.log.child({ part: 'inbound.forward.arc', domain: domain.name });
+  if (domain.dkim.algorithm !== 'rsa') return null;
+  const cv = auth.arc === 'pass' ? 'pass' : auth.arc === 'none' ? 'none' : null;
+  if (!cv) {
+    log.info({ arc: auth.arc }, 'forward not ARC-sealed: the chain that arrived did not validate');
+    return null;
+  }
+  // `Authentication-Results: <authserv-id>; …\r\n` → `<authserv-id>; …` (mailauth adds `i=N; `).
+  const authResults = auth.header.replace(/^Authentication-Results:\s*/i, '').replace(/\r?\n$/, '');
+  try {
+    const headers = await sealMessage(traced, {
+      signingDomain: domain.name,
+      selector: domain.dkim.selector,
+      privateKey: domain.dkim.privateKey,
+      algorithm: 'rsa-sha256',
+      authResults,
+      cv,
+      signTime: new Date(core.clock.now()),
+    } as any);
+    const text = headers.toString('latin1');
+    const instance = Number(/^ARC-Seal:\s*i=(\d+)/im.exec(text)?.[1] ?? 0);
+    if (!text || instance < 1 || instance > MAX_ARC_INSTANCES) return null;
+    return headers;
+  } catch (err) {
+    log.warn({ err }, 'forward not ARC-sealed: sealing failed');
+    return null;
+  }
 }
 
 async function sendingDomainOf(core: Core, mailbox: { workspace_id: string; domain_id: string }): Promise<SendingDomain | null> {
@@ -116,7 +164,8 @@ export async function prepareForwards(
     return { forwards: [], failed: true };
   }
   const envelopeFrom = source.mailFrom === '' ? '' : await srsEncode(core, source.mailFrom, domain.returnPathHost);
-  const raw = Buffer.concat([Buffer.from(`${FORWARD_MARKER}: ${mailbox.id}\r\n`), source.traced]);
+  const seal = source.auth ? await arcSet(core, domain, source.traced, source.auth) : null;
+  const raw = Buffer.concat([Buffer.from(`${FORWARD_MARKER}: ${mailbox.id}\r\n`), ...(seal ? [seal] : []), source.traced]);
   const forwards: PreparedForward[] = [];
   let failed = false;
   for (const rule of rules) {

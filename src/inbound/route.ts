@@ -15,6 +15,11 @@
 //   Several workspaces may have added one name, but only the row that proved control of it
 //   (`owned_at`, src/domains/ownership.ts) is served: mail for a name goes to its owner's
 //   mailboxes, aliases and catch-all only, never to a claimant's.
+// - postmaster@ of every receiving domain is deliverable (RFC 5321 §4.5.1): when no mailbox or
+//   alias has that name it goes to the domain's postmaster inbox (postmaster.ts decides which),
+//   before the catch-all. The domainless `<postmaster>` (§4.1.1.3) is postmaster@MAILSTACK_HOSTNAME.
+// - A source route (`<@relay.example:alice@hosted.example>`) is ignored (RFC 5321 §4.1.1.3): the
+//   final address is routed, with the same relay rules, so a route never opens a relay (address.ts).
 // - A target mailbox over its quota answers 452 4.2.2 (RFC 3463 §3.3, "mailbox full") at RCPT; the
 //   quota is checked again at DATA with the real size (deliver.ts).
 // - At a return-path host we accept the VERP address of a recipient we sent to (`bounce+<token>@`,
@@ -33,7 +38,8 @@ import type { DomainsTable } from '../db/schema.ts';
 import { capabilitiesOf } from '../domains/records.ts';
 import { mailboxByAddress, quotaAllows, type Mailbox } from '../mailstore/mailboxes.ts';
 import { verpToken } from '../outbound/verp.ts';
-import { splitAddress, subaddressBase } from './address.ts';
+import { splitAddress, stripSourceRoute, subaddressBase } from './address.ts';
+import { POSTMASTER, postmasterMailbox } from './postmaster.ts';
 import { processReports } from './bounces.ts';
 import { deliverToMailboxes } from './deliver.ts';
 import { passOnSrsBounce } from './forward.ts';
@@ -90,22 +96,30 @@ async function routeHosted(core: Core, local: string, host: string, domains: Dom
   let found = await hostedAddress(core, address, ids);
   const base = found ? null : subaddressBase(local);
   if (base) found = await hostedAddress(core, `${base}@${host}`, ids);
-  let via: 'mailbox' | 'alias' | 'catch_all';
+  let via: 'mailbox' | 'alias' | 'catch_all' | 'postmaster';
   let workspaceId: string;
   let mailboxes: Mailbox[];
   if (found) {
     ({ via, workspaceId, mailboxes } = found);
   } else {
-    let catchAll: Mailbox | undefined;
-    for (const d of domains) {
-      if (!d.catch_all_mailbox_id) continue;
-      catchAll = await core.db.selectFrom('mailboxes').selectAll().where('id', '=', d.catch_all_mailbox_id).where('workspace_id', '=', d.workspace_id).executeTakeFirst();
-      if (catchAll) break;
-    }
-    if (!catchAll) return unknownUser;
+    let fallback: Mailbox | undefined;
     via = 'catch_all';
-    workspaceId = catchAll.workspace_id;
-    mailboxes = [catchAll];
+    // RFC 5321 §4.5.1: postmaster@ must reach someone even when nobody created it.
+    if (local === POSTMASTER) {
+      via = 'postmaster';
+      for (const d of domains) {
+        fallback = (await postmasterMailbox(core, d)) ?? undefined;
+        if (fallback) break;
+      }
+    }
+    for (const d of domains) {
+      if (fallback) break;
+      if (!d.catch_all_mailbox_id) continue;
+      fallback = await core.db.selectFrom('mailboxes').selectAll().where('id', '=', d.catch_all_mailbox_id).where('workspace_id', '=', d.workspace_id).executeTakeFirst();
+    }
+    if (!fallback) return unknownUser;
+    workspaceId = fallback.workspace_id;
+    mailboxes = [fallback];
   }
   // Asked with one byte: the size is not known before DATA (SIZE= of RFC 1870 is only a promise).
   if (mailboxes.some((m) => !quotaAllows(core, m, 1))) {
@@ -143,7 +157,9 @@ async function routeReturnPath(core: Core, rawLocal: string, local: string, host
 
 /** Decides one RCPT TO. Never throws for bad input: every address gets an answer. */
 export async function routeRecipient(core: Core, rawAddress: string): Promise<RcptDecision> {
-  const address = rawAddress.trim();
+  let address = stripSourceRoute(rawAddress);
+  // RFC 5321 §4.1.1.3: the domainless postmaster is this server's.
+  if (address.toLowerCase() === POSTMASTER) address = `${POSTMASTER}@${core.settings.hostname}`;
   const parts = splitAddress(address);
   if (!parts) return { accept: false, code: 550, enhanced: '5.1.3', message: 'Bad destination mailbox address syntax' };
   const { local, host } = parts;

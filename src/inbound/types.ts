@@ -11,7 +11,7 @@ export type ReportTarget =
 export type InboundTarget =
   | ReportTarget
   /** Hosted mail: the RCPT address (lower-cased) and the mailboxes it reaches, all in one workspace. */
-  | { kind: 'mailbox'; address: string; via: 'mailbox' | 'alias' | 'catch_all'; workspaceId: string; mailboxIds: string[] }
+  | { kind: 'mailbox'; address: string; via: 'mailbox' | 'alias' | 'catch_all' | 'postmaster'; workspaceId: string; mailboxIds: string[] }
   /** A broadcast's `mailto:` unsubscribe address (src/campaigns/unsubscribe.ts): any mail unsubscribes the contact. */
   | { kind: 'unsubscribe'; address: string; workspaceId: string; contactId: string }
   /** The SRS0 address of a message we forwarded: its bounce goes on to `original`. */

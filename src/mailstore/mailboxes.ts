@@ -113,6 +113,7 @@ export async function deleteMailbox(core: Core, workspaceId: string, mailboxId: 
     // The search rows explicitly, so SQLite's FTS5 delete trigger runs for each.
     await tx.deleteFrom('message_search').where('mailbox_id', '=', mb.id).execute();
     await tx.updateTable('domains').set({ catch_all_mailbox_id: null }).where('catch_all_mailbox_id', '=', mb.id).execute();
+    await tx.updateTable('domains').set({ postmaster_mailbox_id: null }).where('postmaster_mailbox_id', '=', mb.id).execute();
     await tx.deleteFrom('mailboxes').where('id', '=', mb.id).execute();
     for (const f of folders) emit({ type: 'folder', mailboxId: mb.id, folderId: f.id, action: 'deleted' });
     return ids.map((r) => r.blob_id);

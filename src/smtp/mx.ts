@@ -16,6 +16,12 @@
 // - SIZE (RFC 1870): the limit is advertised in EHLO and a larger declared SIZE= is refused at MAIL
 //   by smtp-server; the bytes actually sent are counted too and a message over the limit is
 //   drained (never buffered past the limit) and refused with 552 5.3.4 (RFC 3463 §3.4).
+// - The header section (up to the first empty line, RFC 5322 §2.1) is bounded too, by
+//   MAILSTACK_MX_MAX_HEADER_BYTES: it is found while the data streams in (`HeaderScanner`, no
+//   copy), and past the bound nothing more is kept, the rest is drained and the message refused
+//   with 552 5.3.4. Every parser downstream (mailauth, postal-mime, our trace and report readers)
+//   works on the header as one string or several, so an unbounded header line costs memory many
+//   times its size; a bounded one cannot.
 // - STARTTLS (RFC 3207) with the node's TLS material (configured or self-signed). Opportunistic:
 //   remote MTAs may send in clear text, as RFC 3207 §4 allows for public MX hosts.
 // - ENHANCEDSTATUSCODES (RFC 2034, codes from RFC 3463) is advertised, so every reply but the
@@ -40,6 +46,7 @@ import { SMTPServer } from 'smtp-server';
 import type { Core } from '../core/core.ts';
 import { deliverInbound, routeRecipient } from '../inbound/route.ts';
 import type { InboundTarget } from '../inbound/types.ts';
+import { HeaderScanner } from '../inbound/header-section.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 import { metricsOf } from '../metrics/metrics.ts';
 
@@ -55,6 +62,8 @@ export interface MxOptions {
   host: string;
   tls: TlsMaterial;
   maxMessageBytes?: number;
+  /** Largest header section accepted (default MAILSTACK_MX_MAX_HEADER_BYTES). */
+  maxHeaderBytes?: number;
   maxRecipients?: number;
   /** How long close() waits for sessions to end before cutting them (default 30 s). */
   closeTimeoutMs?: number;
@@ -132,6 +141,7 @@ function reverseResolver(core: Core) {
 export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
   const log = core.log.child({ door: 'smtp-mx' });
   const maxBytes = opts.maxMessageBytes ?? MX_MAX_MESSAGE_BYTES;
+  const maxHeaderBytes = opts.maxHeaderBytes ?? core.settings.mxMaxHeaderBytes;
   const state = new WeakMap<SMTPServerSession, SessionState>();
   const stateOf = (session: SMTPServerSession) => {
     let s = state.get(session);
@@ -215,8 +225,10 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
 
     onData(stream: SMTPServerDataStream, session, callback) {
       const chunks: Buffer[] = [];
+      const header = new HeaderScanner();
       let bytes = 0;
       let over = false;
+      let headerOver = false;
       let finished = false;
       const finish = (err: Reply | null, text?: string) => {
         if (finished) return;
@@ -225,9 +237,11 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
       };
       stream.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        // Past the limit, keep reading (the client is still sending) but keep nothing.
+        header.push(chunk);
+        if (header.headerBytes > maxHeaderBytes) headerOver = true;
+        // Past a limit, keep reading (the client is still sending) but keep nothing.
         if (bytes > maxBytes) over = true;
-        if (!over) chunks.push(chunk);
+        if (!over && !headerOver) chunks.push(chunk);
         else chunks.length = 0;
       });
       stream.on('error', (err) => {
@@ -235,6 +249,10 @@ export async function startMx(core: Core, opts: MxOptions): Promise<MxDoor> {
         finish(reply(451, '4.3.0 Error reading the message; try again later'));
       });
       stream.on('end', () => {
+        if (headerOver) {
+          log.info({ bytes, maxHeaderBytes }, 'MX message refused: header section over the limit');
+          return finish(reply(552, `5.3.4 Message header section too big for this server (limit ${maxHeaderBytes} bytes)`));
+        }
         if (over || stream.sizeExceeded) {
           return finish(reply(552, `5.3.4 Message too big for this server (limit ${maxBytes} bytes)`));
         }

@@ -1,6 +1,7 @@
 // For the delivery tests: remote MX hosts played by real SMTP servers (smtp-server) on loopback
 // addresses, a verified sending domain published into the test DNS server, and a way to accept a
 // composed message the way the send API does.
+import { authenticate } from 'mailauth';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { systemActor } from '../core/core.ts';
@@ -21,6 +22,8 @@ export interface ReceivedMessage {
   secure: boolean;
   user: string | null;
   clientHostname: string;
+  /** The client's address as the remote MX saw it. */
+  remoteAddress: string;
 }
 
 export type Verdict = { code: number; message: string } | null;
@@ -123,6 +126,7 @@ export async function startMx(host: string, port: number, opts: MxOptions = {}):
             secure: session.secure,
             user: (session.user as string | undefined) ?? null,
             clientHostname: session.hostNameAppearsAs,
+            remoteAddress: session.remoteAddress,
           });
           cb(null, `2.0.0 Ok: queued as ${session.id}.${session.transaction}`);
         };
@@ -221,4 +225,21 @@ export function untilStatus(core: Core, emailId: string, status: string, ms?: nu
     },
     ms,
   );
+}
+
+/**
+ * What the remote MX's operator would see checking a message it received: mailauth's SPF, DKIM,
+ * DMARC and ARC verdicts, looked up in the test DNS server (the client address and envelope as
+ * the remote MX saw them).
+ */
+export async function authenticateAtRemote(m: ReceivedMessage, dns: TestDns) {
+  const resolver = dns.resolver();
+  return authenticate(m.raw, {
+    ip: m.remoteAddress.replace(/^::ffff:/, ''),
+    helo: m.clientHostname,
+    sender: m.from || undefined,
+    mta: 'mx.remote.test',
+    disableBimi: true,
+    resolver: (name: string, rr: string) => resolver.resolve(name, rr as 'TXT') as Promise<any>,
+  });
 }

@@ -23,6 +23,8 @@ export interface DomainsTable {
   dkim_private_key_enc: string | null;
   /** From 0007: the mailbox that takes mail for unknown local parts, when receiving is enabled. */
   catch_all_mailbox_id: string | null;
+  /** From 0015: the inbox for postmaster@ when no mailbox or alias has that name (null: the owner's). */
+  postmaster_mailbox_id: string | null;
   /** JSON array of the DNS records to publish, each with its last checked status. */
   records: string;
   verification_started_at: number | null;

@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import type { Core } from '../../core/core.ts';
 import { MAX_ALIAS_TARGETS, createAlias, getAlias, listAliases, removeAlias, updateAlias } from '../../inbound/aliases.ts';
 import { getCatchAll, removeCatchAll, setCatchAll } from '../../inbound/catch-all.ts';
+import { getPostmaster, removePostmaster, setPostmaster } from '../../inbound/postmaster.ts';
 import { principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
@@ -100,6 +101,39 @@ export function aliasRoutes(app: FastifyInstance, core: Core) {
     async (request) => {
       const p = principal(request);
       return removeCatchAll(core, p.actor, p.workspaceId, (request.params as any).id);
+    },
+  );
+
+  // postmaster@ of a receiving domain (RFC 5321 §4.5.1); src/inbound/postmaster.ts has the rules.
+  app.get(
+    '/v1/domains/:id/postmaster',
+    { config: { permission: 'inboxes:read' }, schema: { tags: catchAllTags, summary: 'Where postmaster@ of this domain is delivered, and the inbox set for it', params: IdParams } },
+    async (request) => getPostmaster(core, principal(request).workspaceId, (request.params as any).id),
+  );
+
+  app.put(
+    '/v1/domains/:id/postmaster',
+    {
+      config: { permission: 'inboxes:manage' },
+      schema: {
+        tags: catchAllTags,
+        summary: 'Set the inbox that receives postmaster@ of this domain (when no inbox or alias is named postmaster@)',
+        params: IdParams,
+        body: Type.Object({ inbox_id: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const p = principal(request);
+      return setPostmaster(core, p.actor, p.workspaceId, (request.params as any).id, request.body as any);
+    },
+  );
+
+  app.delete(
+    '/v1/domains/:id/postmaster',
+    { config: { permission: 'inboxes:manage' }, schema: { tags: catchAllTags, summary: "Unset the domain's postmaster inbox: postmaster@ goes to the workspace owner's inbox again", params: IdParams } },
+    async (request) => {
+      const p = principal(request);
+      return removePostmaster(core, p.actor, p.workspaceId, (request.params as any).id);
     },
   );
 }

@@ -29,7 +29,9 @@
 //   in limbo. A message whose body or sending domain is gone fails at once.
 // - Connections are pooled per destination (pool.ts): at most MAILSTACK_MX_CONCURRENCY at once
 //   per MX host, idle ones reused after RSET.
-// RFCs: 5321 (SMTP), 3207 (STARTTLS), 3463 (enhanced status codes), 7505 (null MX), 7435.
+// - MTA-STS (RFC 8461, mta-sts.ts): a recipient domain's `enforce` policy limits the MX hosts to
+//   those it names and requires verified TLS with them; none usable is a deferral (4.7.5).
+// RFCs: 5321 (SMTP), 3207 (STARTTLS), 3463 (enhanced status codes), 7505 (null MX), 7435, 8461.
 import type { Resolver } from 'node:dns/promises';
 import { type Core, systemActor } from '../../core/core.ts';
 import type { Db } from '../../db/database.ts';
@@ -42,6 +44,7 @@ import { suppressAddress } from '../suppressions.ts';
 import { holdIfPaused } from '../../abuse/sending.ts';
 import { verpAddress } from '../verp.ts';
 import { resolveRoute } from './mx.ts';
+import { mxMatches, policyFor, trustedCas } from './mta-sts.ts';
 import { SmtpPool } from './pool.ts';
 import { SmtpFailure, type SmtpTarget, type TlsPolicy } from './smtp-client.ts';
 
@@ -190,11 +193,32 @@ export async function attempt(core: Core, input: AttemptInput): Promise<Outcome>
       },
     ];
   } else {
-    const route = await resolveRoute(resolver, domainOf(input.to));
+    const domain = domainOf(input.to);
+    const route = await resolveRoute(resolver, domain);
     if (route.kind === 'none') return { kind: 'permanent', response: route.reason, mxHost: null };
     if (route.kind === 'dns-error') return { kind: 'temporary', response: route.reason, mxHost: null };
-    targets = route.hosts
-      .flatMap((h) => h.addresses.map((address) => ({ mxHost: h.name, target: { host: address, port: core.settings.mxPort, servername: h.name, tls: input.tls } })))
+    let hosts = route.hosts;
+    let tls = input.tls;
+    let ca: string[] | undefined;
+    // MTA-STS (RFC 8461 §5, mta-sts.ts): enforce keeps only matching MX hosts, with verified TLS.
+    const policy = core.settings.mtaStsOutbound ? await policyFor(core, resolver, domain) : null;
+    if (policy && policy.mode !== 'none') {
+      const matching = hosts.filter((h) => mxMatches(h.name, policy.mx));
+      const refused = hosts.filter((h) => !matching.includes(h)).map((h) => h.name);
+      if (policy.mode === 'enforce') {
+        if (!matching.length) {
+          return { kind: 'temporary', response: `451 4.7.5 No MX host of ${domain} (${refused.join(', ')}) matches its MTA-STS policy (mx: ${policy.mx.join(', ')}); will try again`, mxHost: null };
+        }
+        if (refused.length) log.warn({ domain, refused }, 'MTA-STS enforce: MX hosts not in the policy skipped');
+        hosts = matching;
+        tls = 'enforced';
+        ca = trustedCas(core);
+      } else if (refused.length) {
+        log.warn({ domain, refused, mode: 'testing' }, 'MTA-STS testing: these MX hosts do not match the policy (delivering anyway)');
+      }
+    }
+    targets = hosts
+      .flatMap((h) => h.addresses.map((address) => ({ mxHost: h.name, target: { host: address, port: core.settings.mxPort, servername: h.name, tls, ca } })))
       .slice(0, MAX_ADDRESSES_PER_ATTEMPT);
   }
 

@@ -25,6 +25,8 @@ export interface SmtpTarget {
   secure?: boolean;
   tls: TlsPolicy;
   auth?: { user: string; pass: string } | null;
+  /** CAs to verify an enforced certificate against (default: the system's). */
+  ca?: string[];
 }
 
 export interface SessionOptions {
@@ -113,7 +115,7 @@ export class SmtpSession {
       opportunisticTLS: !enforced,
       requireTLS: enforced && !target.secure,
       ignoreTLS: target.tls === 'none',
-      tls: { rejectUnauthorized: enforced, servername: target.servername, minVersion: 'TLSv1.2' },
+      tls: { rejectUnauthorized: enforced, servername: target.servername, minVersion: 'TLSv1.2', ...(target.ca ? { ca: target.ca } : {}) },
       connectionTimeout: opts.connectionTimeoutMs ?? 30_000,
       greetingTimeout: opts.greetingTimeoutMs ?? 60_000,
       // RFC 5321 §4.5.3.2 allows a server up to 10 minutes for the reply to the end of DATA.
