@@ -97,6 +97,20 @@ export interface Settings {
   mxMaxConnectionsPerIp: number;
   /** Let IMAP/POP3 clients log in before TLS (off: LOGINDISABLED until STARTTLS, RFC 9051 §6.2.3). */
   allowPlaintextAuth: boolean;
+  /** Days audit log records are kept (0: purged at the next run). */
+  auditRetentionDays: number;
+  /** Days the API request log is kept. */
+  requestLogDays: number;
+  /** Days a closed workspace's or user's data is kept (the grace to reopen) before deletion. */
+  closedAccountDays: number;
+  /** Days the record of a closed account (name, identity, its audit trail) is kept after deletion. */
+  closedAccountRecordDays: number;
+  /** Days a finished export is kept. */
+  exportDays: number;
+  /** Backups kept: the newest `count`, or those younger than `days` (MAILSTACK_BACKUP_KEEP=7 or 30d). */
+  backupKeep: { count: number } | { days: number };
+  /** Mail for a suspended workspace or inbox: refused with 4xx (`refuse`) or accepted and held (`hold`). */
+  suspendedInbound: 'refuse' | 'hold';
 }
 
 export interface SmarthostSettings {
@@ -196,6 +210,13 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     dmarcReject: bool(get, 'DMARC_REJECT', true),
     mxMaxConnectionsPerIp: int(get, 'MX_MAX_CONNECTIONS_PER_IP', 20, 1, 10000, 'a whole number'),
     allowPlaintextAuth: bool(get, 'ALLOW_PLAINTEXT_AUTH', false),
+    auditRetentionDays: int(get, 'AUDIT_RETENTION_DAYS', 365, 0, 36500, 'a number of days'),
+    requestLogDays: int(get, 'REQUEST_LOG_DAYS', 90, 0, 36500, 'a number of days'),
+    closedAccountDays: int(get, 'CLOSED_ACCOUNT_DAYS', 7, 0, 36500, 'a number of days'),
+    closedAccountRecordDays: int(get, 'CLOSED_ACCOUNT_RECORD_DAYS', 90, 0, 36500, 'a number of days'),
+    exportDays: int(get, 'EXPORT_DAYS', 7, 0, 36500, 'a number of days'),
+    backupKeep: backupKeep(get('BACKUP_KEEP') ?? '7'),
+    suspendedInbound: oneOf(get, 'SUSPENDED_INBOUND', 'refuse', ['refuse', 'hold'] as const),
   };
 }
 
@@ -283,6 +304,15 @@ function rateLimit(get: Getter, name: string, fallback: string): { limit: number
     throw new SettingsError(`${PREFIX}${name} must be requests per second (e.g. 10), requests per window (e.g. 600/1m) or 0 for no limit, got ${shown(raw)}`);
   }
   return Number(m[1]) === 0 ? null : { limit: Number(m[1]), windowMs };
+}
+
+/** A count of backups (`7`) or an age in days (`30d`). */
+function backupKeep(raw: string): { count: number } | { days: number } {
+  const m = /^(\d{1,5})(d?)$/.exec(raw.trim());
+  if (!m || Number(m[1]) < 1) {
+    throw new SettingsError(`${PREFIX}BACKUP_KEEP must be a number of backups (e.g. 7) or of days (e.g. 30d), at least 1, got ${shown(raw)}`);
+  }
+  return m[2] ? { days: Number(m[1]) } : { count: Number(m[1]) };
 }
 
 function oneOf<T extends string>(get: Getter, name: string, fallback: T, allowed: readonly T[]): T {

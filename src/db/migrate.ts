@@ -12,6 +12,7 @@ import * as m0007 from './migrations/0007_mailstore.ts';
 import * as m0008 from './migrations/0008_mailstore_counters.ts';
 import * as m0009 from './migrations/0009_inbound_routing.ts';
 import * as m0010 from './migrations/0010_imap_cache.ts';
+import * as m0050 from './migrations/0050_privacy_lifecycle.ts';
 import * as m0080 from './migrations/0080_development.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_mailstore_counters': m0008,
   '0009_inbound_routing': m0009,
   '0010_imap_cache': m0010,
+  '0050_privacy_lifecycle': m0050,
   '0080_development': m0080,
 };
 

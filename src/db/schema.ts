@@ -11,6 +11,7 @@ import type { OutboundSchema } from './schema/outbound.ts';
 import type { RequestsSchema } from './schema/requests.ts';
 import type { MailstoreSchema } from './schema/mailstore.ts';
 import type { DevelopmentSchema } from './schema/development.ts';
+import type { PrivacySchema } from './schema/privacy.ts';
 
 export type * from './schema/accounts.ts';
 export type * from './schema/domains.ts';
@@ -22,5 +23,6 @@ export type * from './schema/outbound.ts';
 export type * from './schema/requests.ts';
 export type * from './schema/mailstore.ts';
 export type * from './schema/development.ts';
+export type * from './schema/privacy.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema {}
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema {}
