@@ -22,6 +22,7 @@ import { registerDomainJobs } from './domains/verify.ts';
 import { RELEASE_JOB, releaseHandler } from './outbound/accept.ts';
 import { registerRetention } from './outbound/retention.ts';
 import { registerMailPurge } from './mailstore/purge.ts';
+import { registerPrivacyRetention } from './privacy/retention.ts';
 import { type SubmissionDoors, startSubmission } from './smtp/submission.ts';
 import { type MxDoor, startMx } from './smtp/mx.ts';
 import { type ImapDoor, startImap } from './imap/server.ts';
@@ -101,6 +102,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerDomainJobs(core, worker, scheduler);
   registerRetention(core, worker, scheduler);
   registerMailPurge(core, worker, scheduler);
+  registerPrivacyRetention(core, worker, scheduler);
   registerEmailJobs(core, worker, scheduler);
 
   let http: FastifyInstance | null = null;

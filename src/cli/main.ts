@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { SettingsError, loadSettings, type Settings } from '../config/settings.ts';
 import { printJson, withCore } from './context.ts';
 import { adminCommands } from './admin.ts';
+import { privacyCommands } from './privacy.ts';
 import { rotateKeys } from './rotate-keys.ts';
 import { setup } from './setup.ts';
 import { serve } from './serve.ts';
@@ -82,6 +83,7 @@ program
   });
 
 adminCommands(program);
+privacyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SettingsError) {

@@ -31,6 +31,7 @@ import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { notOffered } from './not-offered.ts';
+import { privacyRoutes } from './routes/privacy.ts';
 import { completeOpenApi } from './openapi.ts';
 
 export interface HttpOptions {
@@ -144,6 +145,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   capturedRoutes(app, core);
   emailMetricsRoutes(app, core);
   autoconfigRoutes(app, core);
+  privacyRoutes(app, core);
   return app;
 }
 

@@ -333,3 +333,35 @@ export async function purgeClosedAccountRecords(core: Core): Promise<Map<string 
   }
   return new Map([[null, { records, audit_log: auditRows }]]);
 }
+
+/** The retention kind `revoked_inboxes`: an inbox whose name was revoked, once the closed window ends; frees its address. */
+export async function deleteDueRevokedInboxes(core: Core): Promise<Map<string | null, Record<string, number>>> {
+  const out = new Map<string | null, Record<string, number>>();
+  const due = await core.db
+    .selectFrom('mailboxes')
+    .select(['id', 'workspace_id', 'address'])
+    .where('revoked_at', '<=', core.clock.now() - core.settings.closedAccountDays * DAY)
+    .limit(100)
+    .execute();
+  for (const m of due) {
+    const messages = await inBatches(
+      core,
+      async () => {
+        const rows = await core.db.selectFrom('messages').select(['id', 'blob_id']).where('mailbox_id', '=', m.id).limit(BATCH).execute();
+        return { ids: rows.map((r) => r.id), blobs: rows.map((r) => r.blob_id) };
+      },
+      (ids) => core.store.transaction(async (tx) => void (await tx.deleteFrom('messages').where('id', 'in', ids).execute())),
+    );
+    const drafts = await core.db.selectFrom('drafts').select('attachments_json').where('mailbox_id', '=', m.id).execute();
+    await core.store.transaction(async (tx) => {
+      await tx.updateTable('domains').set({ catch_all_mailbox_id: null }).where('catch_all_mailbox_id', '=', m.id).execute();
+      // Folders, threads, labels, drafts, app passwords, alias targets go with it (ON DELETE CASCADE).
+      await tx.deleteFrom('mailboxes').where('id', '=', m.id).execute();
+    });
+    let blobs = messages.blobs;
+    for (const b of new Set(drafts.flatMap((d) => blobIdsIn(d.attachments_json)))) if (await deleteIfUnreferenced(core, b)) blobs++;
+    const prev = out.get(m.workspace_id) ?? { inboxes: 0, messages: 0, blobs: 0 };
+    out.set(m.workspace_id, { inboxes: prev.inboxes + 1, messages: prev.messages + messages.rows, blobs: prev.blobs + blobs });
+  }
+  return out;
+}

@@ -23,7 +23,7 @@ import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
 import { MAIL_PURGE_JOB, runMailPurge } from '../mailstore/purge.ts';
 import { RETENTION_JOB, blobReferenced, deleteIfUnreferenced, retentionDaysOf, runRetention } from '../outbound/retention.ts';
-import { deleteDueClosedAccounts, purgeClosedAccountRecords } from './closing.ts';
+import { deleteDueClosedAccounts, deleteDueRevokedInboxes, purgeClosedAccountRecords } from './closing.ts';
 
 export const PRIVACY_RETENTION_JOB = 'privacy.retention';
 export const DAY = 86_400_000;
@@ -368,6 +368,27 @@ registerRetentionKind({
     return Number(r.n);
   },
   purge: (core) => deleteDueClosedAccounts(core),
+});
+
+registerRetentionKind({
+  name: 'revoked_inboxes',
+  description: "a revoked inbox's mail (kept for the owner's export), then its name is free again",
+  setting: 'MAILSTACK_CLOSED_ACCOUNT_DAYS',
+  perWorkspace: false,
+  window: (core) => ({ days: core.settings.closedAccountDays }),
+  oldest: async (core) => {
+    const r = await core.db.selectFrom('mailboxes').select((eb) => eb.fn.min<number>('revoked_at').as('t')).where('revoked_at', 'is not', null).executeTakeFirst();
+    return r?.t === null || r?.t === undefined ? null : Number(r.t);
+  },
+  async due(core) {
+    const r = await core.db
+      .selectFrom('mailboxes')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('revoked_at', '<=', core.clock.now() - core.settings.closedAccountDays * DAY)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  },
+  purge: (core) => deleteDueRevokedInboxes(core),
 });
 
 registerRetentionKind({
