@@ -148,7 +148,7 @@ describe('suspending a workspace', () => {
     expect(await imaplibLogin(box.mailbox.address, password)).toBe('OK');
     expect((await mailTo(box.mailbox.address)).code).toBe(250);
     expect(await ownerMail(await ownerOf(box.workspaceId), /no longer suspended/)).toHaveLength(1);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('suspending an inbox', () => {
@@ -186,10 +186,7 @@ describe('suspending an inbox', () => {
     await expect(setInboxSuspended(core(), cliActor, box.mailbox.address, true, '  ')).rejects.toThrow(/reason/);
     await expect(setInboxSuspended(core(), cliActor, box.mailbox.address, true, 'two\nlines')).rejects.toThrow(/one line/);
     await expect(setInboxSuspended(core(), cliActor, 'nobody@nowhere.test', true, 'x')).rejects.toThrow(/Inbox not found/);
-    const r = runCli(['inbox', 'suspend', box.mailbox.address], server.env);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/--reason/);
-  }, 60_000);
+  });
 });
 
 describe('revoking an inbox name', () => {
