@@ -32,6 +32,8 @@ import { checkMode } from './devmode/mode.ts';
 import { metricsOf } from './metrics/metrics.ts';
 import { type MetricsListener, startMetricsListener } from './metrics/listener.ts';
 import { registerEmailJobs } from './outbound/emails.ts';
+import { registerExports } from './privacy/export.ts';
+import { registerScheduledBackups } from './backup/backup.ts';
 import { DELIVER_JOB, closeDelivery, deliverHandler } from './outbound/delivery/deliver.ts';
 
 export interface Platform {
@@ -104,6 +106,8 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerMailPurge(core, worker, scheduler);
   registerPrivacyRetention(core, worker, scheduler);
   registerEmailJobs(core, worker, scheduler);
+  registerExports(core, worker, scheduler);
+  registerScheduledBackups(core, worker, scheduler);
 
   let http: FastifyInstance | null = null;
   let httpPort: number | null = null;

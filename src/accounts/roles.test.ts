@@ -25,6 +25,8 @@ const EXPECTED: Record<Permission, Grantee[]> = {
   'suppressions:manage': ['owner', 'admin', 'developer'],
   'inboxes:read': ['owner', 'admin', 'developer', 'viewer'],
   'inboxes:manage': ['owner', 'admin', 'developer'],
+  'exports:manage': ['owner', 'admin'],
+  'erasures:manage': ['owner', 'admin'],
 };
 
 describe('the permission table', () => {

@@ -26,6 +26,9 @@ export const PERMISSIONS = {
   // Hosted mailboxes (inboxes), their mail, aliases, forwarding and app passwords.
   'inboxes:read':     ['owner', 'admin', 'developer', 'viewer'],
   'inboxes:manage':   ['owner', 'admin', 'developer'],
+  // Data portability and erasure (src/privacy/).
+  'exports:manage':   ['owner', 'admin'],
+  'erasures:manage':  ['owner', 'admin'],
 } as const satisfies Record<string, readonly Grantee[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -5,6 +5,8 @@ import { SettingsError, loadSettings, type Settings } from '../config/settings.t
 import { printJson, withCore } from './context.ts';
 import { adminCommands } from './admin.ts';
 import { privacyCommands } from './privacy.ts';
+import { lifecycleCommands } from './lifecycle.ts';
+import { backupCommands } from './backup.ts';
 import { rotateKeys } from './rotate-keys.ts';
 import { setup } from './setup.ts';
 import { serve } from './serve.ts';
@@ -84,6 +86,8 @@ program
 
 adminCommands(program);
 privacyCommands(program);
+lifecycleCommands(program);
+backupCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SettingsError) {

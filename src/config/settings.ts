@@ -107,10 +107,14 @@ export interface Settings {
   closedAccountRecordDays: number;
   /** Days a finished export is kept. */
   exportDays: number;
-  /** Backups kept: the newest `count`, or those younger than `days` (MAILSTACK_BACKUP_KEEP=7 or 30d). */
-  backupKeep: { count: number } | { days: number };
   /** Mail for a suspended workspace or inbox: refused with 4xx (`refuse`) or accepted and held (`hold`). */
   suspendedInbound: 'refuse' | 'hold';
+  /** Backups kept: the newest `count`, or those younger than `days` (MAILSTACK_BACKUP_KEEP=7 or 30d). */
+  backupKeep: { count: number } | { days: number };
+  /** How often the node makes a backup by itself (MAILSTACK_BACKUP_SCHEDULE, e.g. 24h), or null: never. */
+  backupScheduleMs: number | null;
+  /** Where scheduled backups go (MAILSTACK_BACKUP_DIR; default <data>/backups). */
+  backupDir: string;
 }
 
 export interface SmarthostSettings {
@@ -215,8 +219,10 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     closedAccountDays: int(get, 'CLOSED_ACCOUNT_DAYS', 7, 0, 36500, 'a number of days'),
     closedAccountRecordDays: int(get, 'CLOSED_ACCOUNT_RECORD_DAYS', 90, 0, 36500, 'a number of days'),
     exportDays: int(get, 'EXPORT_DAYS', 7, 0, 36500, 'a number of days'),
-    backupKeep: backupKeep(get('BACKUP_KEEP') ?? '7'),
     suspendedInbound: oneOf(get, 'SUSPENDED_INBOUND', 'refuse', ['refuse', 'hold'] as const),
+    backupKeep: backupKeep(get('BACKUP_KEEP') ?? '7'),
+    backupScheduleMs: backupSchedule(get('BACKUP_SCHEDULE')),
+    backupDir: path.resolve(cwd, get('BACKUP_DIR') ?? path.join(dataDir, 'backups')),
   };
 }
 
@@ -313,6 +319,14 @@ function backupKeep(raw: string): { count: number } | { days: number } {
     throw new SettingsError(`${PREFIX}BACKUP_KEEP must be a number of backups (e.g. 7) or of days (e.g. 30d), at least 1, got ${shown(raw)}`);
   }
   return m[2] ? { days: Number(m[1]) } : { count: Number(m[1]) };
+}
+
+/** Unset, empty or `off`: no scheduled backups; else an interval of at least a minute (e.g. 24h). */
+function backupSchedule(raw: string | undefined): number | null {
+  if (raw === undefined || raw.toLowerCase() === 'off') return null;
+  const ms = parseDuration(raw);
+  if (ms === null || ms < 60_000) throw new SettingsError(`${PREFIX}BACKUP_SCHEDULE must be an interval of at least 1m such as 6h or 24h, or off, got ${shown(raw)}`);
+  return ms;
 }
 
 function oneOf<T extends string>(get: Getter, name: string, fallback: T, allowed: readonly T[]): T {

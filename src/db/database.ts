@@ -5,6 +5,7 @@
 //   loss) and a busy timeout, so several processes (server, CLI) can share one file. Writes that read
 //   first go through `transaction`, which on SQLite takes the write lock up front (BEGIN IMMEDIATE):
 //   a deferred transaction that upgrades later can fail with SQLITE_BUSY without waiting.
+// - secure_delete is on: deleted rows are zeroed in the file, not left in free space.
 // - PostgreSQL int8 values are parsed to JS numbers: we store epoch milliseconds, well within 2^53.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -44,6 +45,9 @@ function openSqlite(file: string, log?: (e: LogEvent) => void): Store {
   conn.pragma('foreign_keys = ON');
   conn.pragma('busy_timeout = 10000');
   conn.pragma('synchronous = FULL');
+  // Deleted content is overwritten with zeros, so an erasure (src/privacy/erasure.ts) leaves no
+  // copy in free pages or freed cells of the file.
+  conn.pragma('secure_delete = ON');
   // Kysely prepares every query afresh; compiling SQL was a visible share of the CPU per message.
   // Statements are reusable (each run is synchronous), so keep the recent ones.
   const statements = new Map<string, BetterSqlite3.Statement>();

@@ -12,6 +12,7 @@ import type { RequestsSchema } from './schema/requests.ts';
 import type { MailstoreSchema } from './schema/mailstore.ts';
 import type { DevelopmentSchema } from './schema/development.ts';
 import type { PrivacySchema } from './schema/privacy.ts';
+import type { LifecycleSchema } from './schema/lifecycle.ts';
 
 export type * from './schema/accounts.ts';
 export type * from './schema/domains.ts';
@@ -24,5 +25,6 @@ export type * from './schema/requests.ts';
 export type * from './schema/mailstore.ts';
 export type * from './schema/development.ts';
 export type * from './schema/privacy.ts';
+export type * from './schema/lifecycle.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema {}
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, PrivacySchema, LifecycleSchema {}

@@ -68,4 +68,17 @@ describe('API rate limit per workspace', () => {
       expect(() => loadSettings({ ...base, MAILSTACK_API_RATE_LIMIT: bad })).toThrow(/^MAILSTACK_API_RATE_LIMIT must be/);
     }
   });
+
+  it("gives a signed-in person (cookie session) a window of their own, apart from the workspace's API keys", async () => {
+    const c = await server.setup('c@example.com', 'C', 'a long enough password');
+    for (let i = 0; i < 3; i++) expect((await api(server.url, 'GET', '/v1/api-keys', { key: c.apiKey })).status).toBe(200);
+    expect((await api(server.url, 'GET', '/v1/api-keys', { key: c.apiKey })).status).toBe(429);
+    const login = await fetch(`${server.url}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'c@example.com', password: 'a long enough password' }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0];
+    const r = await api(server.url, 'GET', '/v1/api-keys', { headers: { cookie } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('ratelimit-remaining')).toBe('2');
+    for (let i = 0; i < 2; i++) expect((await api(server.url, 'GET', '/v1/api-keys', { headers: { cookie } })).status).toBe(200);
+    expect((await api(server.url, 'GET', '/v1/api-keys', { headers: { cookie } })).status).toBe(429);
+  });
 });

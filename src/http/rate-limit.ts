@@ -11,6 +11,7 @@
 // - The hook runs after authentication (it needs the workspace) and before validation and the
 //   handler, so a refused request costs nothing but this check. Callers that are not identified
 //   (401) are not counted here; failed sign-ins have their own throttle.
+// - Cookie sessions (the web app) are counted per session, not with the workspace's API keys.
 // - The table of windows is swept of ended windows when it grows, so it stays bounded by the
 //   number of workspaces active within one window.
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -55,7 +56,10 @@ export function rateLimitHook(core: Core) {
   const limiter = setting ? new RateLimiter(setting.limit, setting.windowMs) : null;
   return async function rateLimit(request: FastifyRequest, reply: FastifyReply) {
     if (!limiter || !request.principal || !request.url.startsWith('/v1/')) return;
-    const r = limiter.take(request.principal.workspaceId, core.clock.now());
+    // API keys share their workspace's window (Resend's limit); a signed-in person in the web app
+    // has a window of their own, so one busy browser or script does not lock out the others.
+    const key = request.session ? `session:${request.session.id}` : request.principal.workspaceId;
+    const r = limiter.take(key, core.clock.now());
     const resetSeconds = Math.max(1, Math.ceil(r.resetMs / 1000));
     reply.header('ratelimit-limit', String(limiter.limit));
     reply.header('ratelimit-remaining', String(r.remaining));

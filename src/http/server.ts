@@ -31,7 +31,10 @@ import { capturedRoutes } from './routes/captured.ts';
 import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { notOffered } from './not-offered.ts';
+import { webmailRoutes } from './routes/webmail.ts';
+import { webAppRoutes } from './web-app.ts';
 import { privacyRoutes } from './routes/privacy.ts';
+import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { completeOpenApi } from './openapi.ts';
 
 export interface HttpOptions {
@@ -97,7 +100,12 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
 
   app.setErrorHandler(errorHandler);
   // A Resend route this node does not serve says which feature it is (not-offered.ts).
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', notOffered(request) ?? `No endpoint ${request.method} ${request.url.split('?')[0]}`));
+  // Paths outside the API are the web app's routes: index.html (web-app.ts).
+  const serveApp = webAppRoutes(app);
+  app.setNotFoundHandler((request, reply) => {
+    if (serveApp(request.url, request.method, reply)) return reply;
+    return sendError(reply, 404, 'not_found', notOffered(request) ?? `No endpoint ${request.method} ${request.url.split('?')[0]}`);
+  });
   app.decorateRequest('principal', null);
   app.decorateRequest('session', null);
   app.addHook('onRequest', authHook(core));
@@ -145,7 +153,9 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   capturedRoutes(app, core);
   emailMetricsRoutes(app, core);
   autoconfigRoutes(app, core);
+  webmailRoutes(app, core);
   privacyRoutes(app, core);
+  lifecycleRoutes(app, core);
   return app;
 }
 

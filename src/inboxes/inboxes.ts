@@ -10,6 +10,7 @@
 //   say which, so nothing leaks).
 // - Agent settings are stored in mailboxes.agent_json and validated against the SDK's lists; no
 //   model is run.
+import { roleOf } from '../accounts/members.ts';
 import { audit } from '../audit/audit-log.ts';
 import type { Actor, Core } from '../core/core.ts';
 import { invalid } from '../core/core.ts';
@@ -50,11 +51,25 @@ function listJson(inbox: Inbox, stats: { unread: number; last_received: string |
     name: inbox.name,
     email_address: inbox.address,
     from_name: inbox.from_name,
+    owner_user_id: inbox.owner_user_id,
     unread: stats.unread,
     last_received: stats.last_received,
     created_at: iso(inbox.created_at)!,
     updated_at: iso(inbox.updated_at)!,
   };
+}
+
+/**
+ * `owner_user_id` of a create or update body: undefined when absent, null to clear, else the id of a
+ * member of this workspace (who then sees the inbox in the webmail). Another workspace's user, or
+ * no user at all, is the same 422, so nothing about other workspaces leaks.
+ */
+async function ownerOf(core: Core, workspaceId: string, b: Record<string, unknown>): Promise<string | null | undefined> {
+  const v = b.owner_user_id;
+  if (v === undefined || v === null) return v as undefined | null;
+  if (typeof v !== 'string' || v.length > 100) throw invalid('The `owner_user_id` field must be the id of a member of this workspace, or null.');
+  if (!(await roleOf(core.db, workspaceId, v))) throw invalid('The `owner_user_id` field must be the id of a member of this workspace.');
+  return v;
 }
 
 export async function createInbox(core: Core, actor: Actor, workspaceId: string, raw: unknown) {
@@ -71,6 +86,7 @@ export async function createInbox(core: Core, actor: Actor, workspaceId: string,
   const name = optionalText(b, 'name', MAX_NAME);
   const fromName = optionalText(b, 'from_name', MAX_NAME);
   const forwarding = optionalBool(b, 'forwarding');
+  const owner = await ownerOf(core, workspaceId, b);
 
   const domain = await receivingDomainFor(core, core.db, workspaceId, address);
 
@@ -91,6 +107,7 @@ export async function createInbox(core: Core, actor: Actor, workspaceId: string,
       name: name ?? null,
       fromName: fromName ?? null,
       forwarding: forwarding ?? false,
+      ownerUserId: owner ?? null,
     });
     await audit(core, actor, { workspaceId, action: 'inbox.created', targetType: 'inbox', targetId: inbox.id, data: { email_address: address } }, tx);
     await emitEvent(core, workspaceId, 'inbox.created', { source: 'api', inbox_id: inbox.id, id: inbox.id, email_address: address, name: inbox.name }, tx);
@@ -118,6 +135,7 @@ export async function getInbox(core: Core, workspaceId: string, selector: string
     // The inbox's own address is where its mail is received; Mailstack has no separate one.
     receiving_address: inbox.address,
     from_name: inbox.from_name,
+    owner_user_id: inbox.owner_user_id,
     unread: stats.unread,
     drafts: Number(drafts?.n ?? 0),
     last_received: stats.last_received,
@@ -130,14 +148,16 @@ export async function updateInbox(core: Core, actor: Actor, workspaceId: string,
   const b = body(raw);
   const name = optionalText(b, 'name', MAX_NAME);
   const fromName = optionalText(b, 'from_name', MAX_NAME);
-  if (name === undefined && fromName === undefined) throw invalid('Give at least one of `name` and `from_name`.');
+  const owner = await ownerOf(core, workspaceId, b);
+  if (name === undefined && fromName === undefined && owner === undefined) throw invalid('Give at least one of `name`, `from_name` and `owner_user_id`.');
   return core.store.transaction(async (tx) => {
     const inbox = await inboxFor(tx, workspaceId, selector);
-    const set: { name?: string | null; from_name?: string | null; updated_at: number } = { updated_at: core.clock.now() };
+    const set: { name?: string | null; from_name?: string | null; owner_user_id?: string | null; updated_at: number } = { updated_at: core.clock.now() };
     if (name !== undefined) set.name = name;
     if (fromName !== undefined) set.from_name = fromName;
+    if (owner !== undefined) set.owner_user_id = owner;
     await tx.updateTable('mailboxes').set(set).where('id', '=', inbox.id).execute();
-    await audit(core, actor, { workspaceId, action: 'inbox.updated', targetType: 'inbox', targetId: inbox.id, data: { name, from_name: fromName } }, tx);
+    await audit(core, actor, { workspaceId, action: 'inbox.updated', targetType: 'inbox', targetId: inbox.id, data: { name, from_name: fromName, owner_user_id: owner } }, tx);
     await emitEvent(core, workspaceId, 'inbox.updated', { source: 'api', inbox_id: inbox.id, id: inbox.id, email_address: inbox.address, name: name === undefined ? inbox.name : name }, tx);
     return { object: 'inbox' as const, id: inbox.id };
   });

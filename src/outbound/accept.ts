@@ -7,6 +7,8 @@
 //   rows committed with their jobs in one transaction: only then may the caller acknowledge.
 // - Every recipient is checked against the workspace's suppressions first; a suppressed address
 //   gets `suppressed` and is never contacted.
+// - An address erased from the workspace (its HMAC in do_not_contact) refuses the whole message
+//   with a 422 before anything is signed or stored.
 // - A scheduled message waits in `scheduled`; one release job (unique key `release:<email id>`)
 //   moves its recipients on at scheduled_at, so rescheduling is moving that job's run_at.
 import type { Core } from '../core/core.ts';
@@ -20,6 +22,7 @@ import { newVerpToken } from './verp.ts';
 import { FileBlobStore } from '../blobs/blob-store.ts';
 import path from 'node:path';
 import { metricsOf } from '../metrics/metrics.ts';
+import { assertContactable } from '../privacy/do-not-contact.ts';
 
 export const DELIVER_JOB = 'outbound.deliver';
 export const RELEASE_JOB = 'outbound.release';
@@ -85,6 +88,8 @@ export interface StoredMessage {
  * short transaction, so no write lock is held while signing or syncing.
  */
 export async function storeMessage(core: Core, input: AcceptInput): Promise<StoredMessage> {
+  // An erased address is never contacted again (src/privacy/erasure.ts).
+  await assertContactable(core, core.db, input.workspaceId, input.recipients.map((r) => r.address));
   const signed = await signMessage(input.raw, input.domain);
   return { rawBlob: await blobStore(core).put(signed), size: signed.length };
 }

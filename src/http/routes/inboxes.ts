@@ -46,6 +46,7 @@ export function inboxRoutes(app: FastifyInstance, core: Core) {
             name: Type.Optional(Text(256)),
             forwarding: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
             from_name: Type.Optional(Text(256)),
+            owner_user_id: Type.Optional(Text(100)),
           },
           { additionalProperties: true },
         ),
@@ -70,7 +71,7 @@ export function inboxRoutes(app: FastifyInstance, core: Core) {
     '/v1/inboxes/:id',
     {
       config: { permission: 'inboxes:manage' },
-      schema: { tags, summary: "Change an inbox's name or from_name", params: InboxParams, body: Type.Object({ name: Type.Optional(Text(256)), from_name: Type.Optional(Text(256)) }, { additionalProperties: true }) },
+      schema: { tags, summary: "Change an inbox's name, from_name or owner_user_id (a member who sees it in the webmail)", params: InboxParams, body: Type.Object({ name: Type.Optional(Text(256)), from_name: Type.Optional(Text(256)), owner_user_id: Type.Optional(Text(100)) }, { additionalProperties: true }) },
     },
     async (request) => {
       const p = principal(request);

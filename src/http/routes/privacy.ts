@@ -1,73 +1,127 @@
-// Privacy and the data lifecycle over HTTP: the retention windows in force, closing a workspace or
-// one's account (and reopening within the grace window), who read the caller's inboxes, and
-// Resend's usage.get. Core services: src/privacy/.
+// /v1/exports and /v1/erasures — data portability and the right to be forgotten (issue 13),
+// in Resend's style. Both are for owners and admins (and full-access keys) only.
 import type { FastifyInstance } from 'fastify';
+import { createReadStream } from 'node:fs';
 import { Type } from 'typebox';
 import type { Core } from '../../core/core.ts';
-import { closeUser, closeWorkspace, reopenWorkspace } from '../../privacy/closing.ts';
-import { contentReadsOfOwner } from '../../privacy/content-access.ts';
-import { setWorkspaceRetention, workspaceRetention } from '../../privacy/retention.ts';
-import { workspaceUsage } from '../../privacy/usage.ts';
-import { SESSION_COOKIE, principal } from '../auth.ts';
+import { eraseAddress, erasureJson, getErasure, listErasures } from '../../privacy/erasure.ts';
+import { exportJson, getExport, listExports, openExportDownload, requestExport } from '../../privacy/export.ts';
+import { principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
+const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+const TokenQuery = Type.Object({ token: Type.String({ maxLength: 2000 }) });
+const NS = Type.Union([Type.String(), Type.Null()]);
+const ExportSchema = Type.Object(
+  {
+    object: Type.Literal('export'),
+    id: Type.String(),
+    scope: Type.Union([Type.Literal('workspace'), Type.Literal('person'), Type.Literal('inbox')]),
+    status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed')]),
+    progress: Type.Object({ done: Type.Integer(), total: Type.Integer() }),
+    download_url: NS,
+    expires_at: NS,
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+const ErasureSchema = Type.Object(
+  {
+    object: Type.Literal('erasure'),
+    id: Type.String(),
+    status: Type.Union([Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed')]),
+    removed: Type.Record(Type.String(), Type.Integer()),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+const ListOf = (item: typeof ExportSchema | typeof ErasureSchema) => Type.Object({ object: Type.Literal('list'), has_more: Type.Boolean(), data: Type.Array(item) });
+const Zip = { 200: { description: 'The zip', content: { 'application/zip': { schema: Type.String({ format: 'binary' }) } } } };
+
 export function privacyRoutes(app: FastifyInstance, core: Core) {
-  const tags = ['Privacy'];
-
-  app.get('/v1/workspace/retention', { config: { permission: 'workspace:read' }, schema: { tags, summary: 'The retention windows in force for this workspace, kind by kind' } }, async (request) =>
-    workspaceRetention(core, principal(request).workspaceId),
-  );
-
-  app.patch(
-    '/v1/workspace/retention',
+  app.post(
+    '/v1/exports',
     {
-      config: { permission: 'workspace:update' },
+      config: { permission: 'exports:manage' },
       schema: {
-        tags,
-        summary: "Shorten (never lengthen) this workspace's windows: { kind: days | null }",
-        body: Type.Record(Type.String({ maxLength: 50 }), Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 0, maximum: 36500 }), { maxProperties: 20 }),
+        operationId: 'createExport',
+        response: { 201: ExportSchema },
+        tags: ['Exports'],
+        summary: "Export the workspace's data, a person's (every record naming an address) or one inbox's, as a zip made in the background",
+        body: Type.Object(
+          {
+            scope: Type.Union([Type.Literal('workspace'), Type.Literal('person'), Type.Literal('inbox')]),
+            email: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+            inbox_id: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+          },
+          { additionalProperties: false },
+        ),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const p = principal(request);
-      return setWorkspaceRetention(core, p.actor, p.workspaceId, (request.body ?? {}) as Record<string, unknown>);
+      const row = await requestExport(core, p.actor, p.workspaceId, request.body as any);
+      reply.code(201);
+      return exportJson(core, row);
     },
   );
 
-  app.delete('/v1/workspace', { config: { permission: 'workspace:close' }, schema: { tags, summary: 'Close the workspace: access ends now; its data is deleted after MAILSTACK_CLOSED_ACCOUNT_DAYS unless reopened' } }, async (request) => {
-    const p = principal(request);
-    return closeWorkspace(core, p.actor, p.workspaceId);
-  });
-
-  app.post(
-    '/v1/auth/workspaces/:id/reopen',
-    { config: { auth: 'user' }, schema: { tags, summary: 'Reopen a closed workspace you own, before its data is deleted', params: Type.Object({ id: Type.String({ maxLength: 100 }) }) } },
-    async (request) => {
-      const s = request.session!;
-      const user = await core.db.selectFrom('users').select('email').where('id', '=', s.user_id).executeTakeFirstOrThrow();
-      return reopenWorkspace(core, { type: 'user', id: s.user_id, label: user.email, ip: request.ip ?? null, userAgent: (request.headers['user-agent'] as string) ?? null }, (request.params as any).id, s.user_id);
-    },
+  app.get('/v1/exports', { config: { permission: 'exports:manage' }, schema: { operationId: 'listExports', response: { 200: ListOf(ExportSchema) }, tags: ['Exports'], summary: 'List exports, newest first', querystring: PageQuery } }, async (request) =>
+    listExports(core, principal(request).workspaceId, pageOf(request.query as any)),
   );
-
-  app.delete('/v1/auth/account', { config: { auth: 'user' }, schema: { tags, summary: 'Close your own account (and the workspaces of which you are the only owner)' } }, async (request, reply) => {
-    const s = request.session!;
-    const user = await core.db.selectFrom('users').select('email').where('id', '=', s.user_id).executeTakeFirstOrThrow();
-    const out = await closeUser(core, { type: 'user', id: s.user_id, label: user.email, ip: request.ip ?? null, userAgent: (request.headers['user-agent'] as string) ?? null }, s.user_id);
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return out;
-  });
 
   app.get(
-    '/v1/content-reads',
-    { config: { permission: 'inboxes:read' }, schema: { tags, summary: 'Who read the mail of the inboxes you own (content.read audit records), newest first', querystring: PageQuery } },
-    async (request) => {
-      const p = principal(request);
-      if (!p.userId) return { object: 'list', has_more: false, data: [] };
-      return contentReadsOfOwner(core, p.workspaceId, p.userId, pageOf(request.query as any));
+    '/v1/exports/:id',
+    { config: { permission: 'exports:manage' }, schema: { operationId: 'getExport', response: { 200: ExportSchema }, tags: ['Exports'], summary: 'An export: its progress and, once completed, a signed download link valid for an hour', params: IdParams } },
+    async (request) => exportJson(core, await getExport(core, principal(request).workspaceId, (request.params as any).id)),
+  );
+
+  app.get(
+    '/v1/exports/:id/download',
+    { config: { auth: 'none' }, schema: { operationId: 'downloadExport', response: Zip, tags: ['Exports'], summary: "The export's zip, by its signed download_url (no API key)", params: IdParams, querystring: TokenQuery } },
+    async (request, reply) => {
+      const { id } = request.params as any;
+      const { file, size } = await openExportDownload(core, id, (request.query as any).token);
+      reply
+        .type('application/zip')
+        .header('content-length', String(size))
+        .header('content-disposition', `attachment; filename="mailstack-export-${id}.zip"`)
+        .header('cache-control', 'private, no-store')
+        .header('x-content-type-options', 'nosniff');
+      return reply.send(createReadStream(file));
     },
   );
 
-  app.get('/v1/usage', { config: { permission: 'workspace:read' }, schema: { tags, summary: "The workspace's usage: messages sent and received this day and month, storage used (Resend's usage.get)" } }, async (request) =>
-    workspaceUsage(core, principal(request).workspaceId),
+  app.post(
+    '/v1/erasures',
+    {
+      config: { permission: 'erasures:manage' },
+      schema: {
+        operationId: 'createErasure',
+        response: { 201: ErasureSchema },
+        tags: ['Erasures'],
+        summary: 'Erase every trace of an address from the workspace; only a keyed hash stays, so it is never contacted again',
+        body: Type.Object(
+          { email: Type.String({ minLength: 3, maxLength: 320 }), include_mailbox_content: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const p = principal(request);
+      const row = await eraseAddress(core, p.actor, p.workspaceId, request.body as any);
+      reply.code(201);
+      return erasureJson(row);
+    },
+  );
+
+  app.get('/v1/erasures', { config: { permission: 'erasures:manage' }, schema: { operationId: 'listErasures', response: { 200: ListOf(ErasureSchema) }, tags: ['Erasures'], summary: 'List erasures, newest first', querystring: PageQuery } }, async (request) =>
+    listErasures(core, principal(request).workspaceId, pageOf(request.query as any)),
+  );
+
+  app.get(
+    '/v1/erasures/:id',
+    { config: { permission: 'erasures:manage' }, schema: { operationId: 'getErasure', response: { 200: ErasureSchema }, tags: ['Erasures'], summary: 'An erasure and what it removed, by kind', params: IdParams } },
+    async (request) => erasureJson(await getErasure(core, principal(request).workspaceId, (request.params as any).id)),
   );
 }
