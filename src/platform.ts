@@ -23,6 +23,7 @@ import { RELEASE_JOB, releaseHandler } from './outbound/accept.ts';
 import { registerRetention } from './outbound/retention.ts';
 import { registerMailPurge } from './mailstore/purge.ts';
 import { registerSpam } from './spam/learn.ts';
+import { registerPrivacyRetention } from './privacy/retention.ts';
 import { type SubmissionDoors, startSubmission } from './smtp/submission.ts';
 import { type MxDoor, startMx } from './smtp/mx.ts';
 import { type ImapDoor, startImap } from './imap/server.ts';
@@ -106,6 +107,7 @@ export async function startPlatform(settings: Settings, opts: StartOptions = {})
   registerDomainJobs(core, worker, scheduler);
   registerRetention(core, worker, scheduler);
   registerMailPurge(core, worker, scheduler);
+  registerPrivacyRetention(core, worker, scheduler);
   registerEmailJobs(core, worker, scheduler);
   registerExports(core, worker, scheduler);
   registerScheduledBackups(core, worker, scheduler);

@@ -13,7 +13,8 @@
 // - The account password is tried only when the workspace setting `mailbox_account_passwords` is
 //   true (default false), the mailbox has an owner_user_id, and that user is enabled and still a
 //   member of the mailbox's workspace. It is argon2id (src/accounts/passwords.ts).
-// - A closed workspace's mailboxes cannot be logged in to at all.
+// - A closed workspace's mailboxes, and revoked inboxes, cannot be logged in to at all; a suspended
+//   one answers 'suspended' (with the reason) once the credentials are proved.
 // - Every attempt is audited ('mailbox.login.succeeded' / 'mailbox.login.failed'), in the mailbox's
 //   workspace when the mailbox exists; passwords are never logged.
 import { timingSafeEqual } from 'node:crypto';
@@ -25,11 +26,15 @@ import { appPasswordHash, mailboxAccountPasswordsAllowed } from './app-passwords
 import { attemptFailed, attemptSucceeded, beginAttempt } from './login-throttle.ts';
 import { verifyPassword } from './passwords.ts';
 import { metricsOf } from '../metrics/metrics.ts';
+import { inboxSuspension, suspensionText } from '../privacy/gates.ts';
 
 export type MailboxLoginResult =
   | { ok: true; mailbox: Mailbox; via: 'app_password' | 'account_password'; credentialId: string }
-  /** 'locked': too many failures (retry later); 'invalid': wrong user or password. */
-  | { ok: false; reason: 'invalid' | 'locked'; retryAfterSeconds?: number };
+  /**
+   * 'locked': too many failures (retry later); 'invalid': wrong user or password; 'suspended': right
+   * credentials, but the inbox or its workspace is suspended (`message` says so).
+   */
+  | { ok: false; reason: 'invalid' | 'locked' | 'suspended'; retryAfterSeconds?: number; message?: string };
 
 export type MailboxDoor = 'imap' | 'pop3' | 'submission';
 
@@ -74,6 +79,12 @@ export async function loginMailbox(core: Core, input: { username: string; passwo
   }
 
   await attemptSucceeded(core, account!, ip);
+  // Only told to someone who proved the credentials: a stranger learns nothing about the inbox.
+  const suspended = await inboxSuspension(core.db, mailbox.id);
+  if (suspended) {
+    await auditAttempt(core, input.door, ip, username, mailbox, 'mailbox.login.failed', { reason: 'suspended' });
+    return { ok: false, reason: 'suspended', message: suspensionText(suspended) };
+  }
   if (result.via === 'app_password') {
     await core.db.updateTable('app_passwords').set({ last_used_at: core.clock.now() }).where('id', '=', result.credentialId).execute();
   }
@@ -89,6 +100,8 @@ async function findMailbox(core: Core, address: string): Promise<Mailbox | undef
     .selectAll('mailboxes')
     .where('mailboxes.address', '=', address)
     .where('workspaces.closed_at', 'is', null)
+    // A revoked inbox name can no longer be logged in to (src/privacy/suspension.ts).
+    .where('mailboxes.revoked_at', 'is', null)
     .executeTakeFirst();
 }
 

@@ -5,6 +5,7 @@ import { SettingsError, loadSettings, type Settings } from '../config/settings.t
 import { printJson, withCore } from './context.ts';
 import { adminCommands } from './admin.ts';
 import { privacyCommands } from './privacy.ts';
+import { lifecycleCommands } from './lifecycle.ts';
 import { backupCommands } from './backup.ts';
 import { contactCommands } from './contacts.ts';
 import { abuseCommands } from './abuse.ts';
@@ -87,6 +88,7 @@ program
 
 adminCommands(program);
 privacyCommands(program);
+lifecycleCommands(program);
 backupCommands(program);
 contactCommands(program);
 abuseCommands(program);

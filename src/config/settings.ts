@@ -108,6 +108,18 @@ export interface Settings {
   mtaStsHttpsPort: number;
   /** Let IMAP/POP3 clients log in before TLS (off: LOGINDISABLED until STARTTLS, RFC 9051 §6.2.3). */
   allowPlaintextAuth: boolean;
+  /** Days audit log records are kept (0: purged at the next run). */
+  auditRetentionDays: number;
+  /** Days the API request log is kept. */
+  requestLogDays: number;
+  /** Days a closed workspace's or user's data is kept (the grace to reopen) before deletion. */
+  closedAccountDays: number;
+  /** Days the record of a closed account (name, identity, its audit trail) is kept after deletion. */
+  closedAccountRecordDays: number;
+  /** Days a finished export is kept. */
+  exportDays: number;
+  /** Mail for a suspended workspace or inbox: refused with 4xx (`refuse`) or accepted and held (`hold`). */
+  suspendedInbound: 'refuse' | 'hold';
   /** Backups kept: the newest `count`, or those younger than `days` (MAILSTACK_BACKUP_KEEP=7 or 30d). */
   backupKeep: { count: number } | { days: number };
   /** How often the node makes a backup by itself (MAILSTACK_BACKUP_SCHEDULE, e.g. 24h), or null: never. */
@@ -228,6 +240,12 @@ export function loadSettings(env: Source = process.env, cwd = process.cwd(), ove
     mtaStsMode: oneOf(get, 'MTA_STS_MODE', 'testing', ['testing', 'enforce', 'none'] as const),
     mxMaxHeaderBytes: int(get, 'MX_MAX_HEADER_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, 'a size in bytes'),
     allowPlaintextAuth: bool(get, 'ALLOW_PLAINTEXT_AUTH', false),
+    auditRetentionDays: int(get, 'AUDIT_RETENTION_DAYS', 365, 0, 36500, 'a number of days'),
+    requestLogDays: int(get, 'REQUEST_LOG_DAYS', 90, 0, 36500, 'a number of days'),
+    closedAccountDays: int(get, 'CLOSED_ACCOUNT_DAYS', 7, 0, 36500, 'a number of days'),
+    closedAccountRecordDays: int(get, 'CLOSED_ACCOUNT_RECORD_DAYS', 90, 0, 36500, 'a number of days'),
+    exportDays: int(get, 'EXPORT_DAYS', 7, 0, 36500, 'a number of days'),
+    suspendedInbound: oneOf(get, 'SUSPENDED_INBOUND', 'refuse', ['refuse', 'hold'] as const),
     backupKeep: backupKeep(get('BACKUP_KEEP') ?? '7'),
     backupScheduleMs: backupSchedule(get('BACKUP_SCHEDULE')),
     backupDir: path.resolve(cwd, get('BACKUP_DIR') ?? path.join(dataDir, 'backups')),

@@ -14,6 +14,7 @@ import * as m0009 from './migrations/0009_inbound_routing.ts';
 import * as m0010 from './migrations/0010_imap_cache.ts';
 import * as m0015 from './migrations/0015_postmaster.ts';
 import * as m0016 from './migrations/0016_mta_sts.ts';
+import * as m0050 from './migrations/0050_privacy_lifecycle.ts';
 import * as m0030 from './migrations/0030_webmail_counts.ts';
 import * as m0055 from './migrations/0055_exports_erasures.ts';
 import * as m0040 from './migrations/0040_campaigns.ts';
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010_imap_cache': m0010,
   '0015_postmaster': m0015,
   '0016_mta_sts': m0016,
+  '0050_privacy_lifecycle': m0050,
   '0030_webmail_counts': m0030,
   '0055_exports_erasures': m0055,
   '0040_campaigns': m0040,

@@ -16,6 +16,7 @@ import type { PrivacySchema } from './schema/privacy.ts';
 import type { CampaignsSchema } from './schema/campaigns.ts';
 import type { SpamSchema } from './schema/spam.ts';
 import type { InvitationsSchema } from './schema/invitations.ts';
+import type { LifecycleSchema } from './schema/lifecycle.ts';
 
 export type * from './schema/accounts.ts';
 export type * from './schema/domains.ts';
@@ -32,5 +33,6 @@ export type * from './schema/privacy.ts';
 export type * from './schema/campaigns.ts';
 export type * from './schema/spam.ts';
 export type * from './schema/invitations.ts';
+export type * from './schema/lifecycle.ts';
 
-export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, TransportSecuritySchema, PrivacySchema, CampaignsSchema, SpamSchema, InvitationsSchema {}
+export interface Schema extends AccountsSchema, DomainsSchema, AuditSchema, JobsSchema, SecretsSchema, EventsSchema, OutboundSchema, RequestsSchema, MailstoreSchema, DevelopmentSchema, TransportSecuritySchema, PrivacySchema, CampaignsSchema, SpamSchema, InvitationsSchema, LifecycleSchema {}

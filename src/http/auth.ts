@@ -9,6 +9,7 @@ import { type Grantee, type Permission, can } from '../accounts/roles.ts';
 import { checkCsrf, type Session, sessionForToken } from '../accounts/sessions.ts';
 import type { Actor, Core } from '../core/core.ts';
 import { sendError } from './errors.ts';
+import { suspensionText, workspaceSuspension } from '../privacy/gates.ts';
 
 export const SESSION_COOKIE = 'mailstack_session';
 
@@ -86,6 +87,12 @@ export function authHook(core: Core) {
           domainId: null,
         };
       }
+    }
+
+    // An operator's suspension stops every call of the workspace (src/privacy/gates.ts).
+    if (request.principal) {
+      const suspended = await workspaceSuspension(core.db, request.principal.workspaceId);
+      if (suspended) return sendError(reply, 403, 'suspended', `${suspensionText(suspended)}. API calls are refused until it is lifted.`);
     }
 
     const permission = config.permission;

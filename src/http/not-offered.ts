@@ -20,7 +20,6 @@ const FEATURES: Feature[] = [
   { sdk: 'domains.claims.*', hosted: true, why: 'claiming a domain from another Resend account is a feature of Resend’s hosted service; here a domain belongs to the workspace that verifies it', routes: ['POST /domains/claim', 'GET /domains/:id/claim', 'POST /domains/:id/claim/verify'] },
   { sdk: 'oauthGrants.*', hosted: true, why: 'OAuth grants to third-party apps are a feature of Resend’s hosted service; use API keys', routes: ['GET /oauth/grants', 'DELETE /oauth/grants/:id'] },
   { sdk: 'emails.share', hosted: true, why: 'public share links for sent emails are a feature of Resend’s hosted service', routes: ['POST /emails/:id/share'] },
-  { sdk: 'usage.get', routes: ['GET /usage'] },
   { sdk: 'events.*', routes: ['POST /events', 'POST /events/send', 'GET /events', 'GET /events/:id', 'PATCH /events/:id', 'DELETE /events/:id'] },
   {
     sdk: 'automations.*',

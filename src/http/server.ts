@@ -38,6 +38,7 @@ import { notOffered } from './not-offered.ts';
 import { webmailRoutes } from './routes/webmail.ts';
 import { webAppRoutes } from './web-app.ts';
 import { privacyRoutes } from './routes/privacy.ts';
+import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { completeOpenApi } from './openapi.ts';
 
 export interface HttpOptions {
@@ -174,6 +175,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   templateRoutes(app, core);
   broadcastRoutes(app, core);
   importRoutes(app, core);
+  lifecycleRoutes(app, core);
   return app;
 }
 

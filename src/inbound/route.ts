@@ -33,6 +33,7 @@
 // - `deliverInbound` refuses before it commits anything, and answers 250 only once every change is
 //   committed; the door sends the reply only after it returns, so an acknowledged message is never
 //   lost (the blob is fsynced before the commit, see deliver.ts).
+import { inboundGate } from '../privacy/gates.ts';
 import type { Core } from '../core/core.ts';
 import type { DomainsTable } from '../db/schema.ts';
 import { capabilitiesOf } from '../domains/records.ts';
@@ -121,6 +122,11 @@ async function routeHosted(core: Core, local: string, host: string, domains: Dom
     workspaceId = fallback.workspace_id;
     mailboxes = [fallback];
   }
+  // A revoked inbox name receives nothing (src/privacy/suspension.ts); an alias keeps its other targets.
+  mailboxes = mailboxes.filter((m) => !m.revoked_at);
+  if (!mailboxes.length) return unknownUser;
+  const gate = await inboundGate(core, workspaceId, mailboxes.map((m) => m.id));
+  if (!gate.ok) return { accept: false, code: gate.code, enhanced: gate.enhanced, message: gate.message };
   // Asked with one byte: the size is not known before DATA (SIZE= of RFC 1870 is only a promise).
   if (mailboxes.some((m) => !quotaAllows(core, m, 1))) {
     return { accept: false, code: 452, enhanced: '4.2.2', message: 'Mailbox full: over its storage quota; try again later' };

@@ -19,7 +19,7 @@ export type InboundTarget =
 
 export type RcptDecision =
   | { accept: true; target: InboundTarget }
-  | { accept: false; code: 550 | 452; enhanced: '5.1.1' | '5.7.1' | '5.1.3' | '4.2.2'; message: string };
+  | { accept: false; code: 550 | 452 | 450; enhanced: '5.1.1' | '5.7.1' | '5.1.3' | '4.2.2' | '5.2.1' | '4.2.1'; message: string };
 
 export interface InboundMessage {
   raw: Buffer;

@@ -12,6 +12,7 @@ import { isUuid } from '../core/ids.ts';
 import type { Db } from '../db/database.ts';
 import type { SpecialUse } from '../db/schema.ts';
 import type { Mailbox } from '../mailstore/mailboxes.ts';
+import { assertInboxNotSuspended } from '../privacy/gates.ts';
 
 export type Inbox = Mailbox;
 
@@ -70,6 +71,7 @@ export async function inboxFor(db: Db, workspaceId: string, selector: string): P
   else throw notFound('Inbox');
   const row = await q.executeTakeFirst();
   if (!row) throw notFound('Inbox');
+  assertInboxNotSuspended(row);
   return row;
 }
 

@@ -93,6 +93,8 @@ export async function createInbox(core: Core, actor: Actor, workspaceId: string,
   return mailTransaction(core, async (tx, emit) => {
     const existing = await tx.selectFrom('mailboxes').selectAll().where('address', '=', address).executeTakeFirst();
     if (existing) {
+      // A revoked name is held until its mail is deleted (src/privacy/suspension.ts): not handed out, not even to its workspace.
+      if (existing.revoked_at) throw conflict(`The address ${address} was revoked; it can be given to an inbox again once the revoked inbox's mail is deleted (MAILSTACK_CLOSED_ACCOUNT_DAYS after revocation).`);
       if (existing.workspace_id === workspaceId) return { object: 'inbox' as const, id: existing.id };
       throw conflict(`The address ${address} is already in use.`);
     }

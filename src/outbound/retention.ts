@@ -43,17 +43,34 @@ export const BLOB_REFERENCES: ((db: Db, blobId: string) => Promise<boolean>)[] =
   async (db, id) => !!(await db.selectFrom('messages').select('id').where('blob_id', '=', id).limit(1).executeTakeFirst()),
   // Inbox drafts keep their attachments' blob ids in attachments_json (src/inboxes/drafts.ts).
   async (db, id) => !!(await db.selectFrom('drafts').select('id').where('attachments_json', 'like', `%${id}%`).limit(1).executeTakeFirst()),
+  // Development mode's captured mail (src/devmode/capture.ts).
+  async (db, id) => !!(await db.selectFrom('captured_messages').select('id').where('raw_blob', '=', id).limit(1).executeTakeFirst()),
 ];
 
-async function blobReferenced(db: Db, id: string): Promise<boolean> {
+export async function blobReferenced(db: Db, id: string): Promise<boolean> {
   for (const check of BLOB_REFERENCES) if (await check(db, id)) return true;
   return false;
 }
 
-/** The workspace's retention period in days: its own setting, or the node's default. */
+/**
+ * The workspace's retention period in days: its own setting when shorter, else the node's. A
+ * workspace may shorten the operator's window, never lengthen it (src/privacy/retention.ts).
+ */
 export function retentionDaysOf(core: Core, settingsJson: string): number {
-  const own = workspaceSettings(settingsJson).retention_days;
-  return typeof own === 'number' && Number.isInteger(own) && own >= 1 ? own : core.settings.retentionDays;
+  const settings = workspaceSettings(settingsJson);
+  const table = settings.retention as Record<string, unknown> | undefined;
+  let days = core.settings.retentionDays;
+  for (const own of [settings.retention_days, table?.messages]) {
+    if (typeof own === 'number' && Number.isInteger(own) && own >= 0 && own < days) days = own;
+  }
+  return days;
+}
+
+/** The workspace's API request log window (MAILSTACK_REQUEST_LOG_DAYS, or its own when shorter). */
+function requestLogDaysOf(core: Core, settingsJson: string): number {
+  const own = (workspaceSettings(settingsJson).retention as Record<string, unknown> | undefined)?.request_log;
+  const days = core.settings.requestLogDays;
+  return typeof own === 'number' && Number.isInteger(own) && own >= 0 && own < days ? own : days;
 }
 
 export async function getRetentionDays(core: Core, workspaceId: string): Promise<number> {
@@ -65,6 +82,9 @@ export async function getRetentionDays(core: Core, workspaceId: string): Promise
 export async function setRetentionDays(core: Core, actor: Actor, workspaceId: string, days: unknown): Promise<number> {
   if (days !== null && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 3650)) {
     throw invalid('The `retention_days` field must be a whole number of days from 1 to 3650, or null for the default.');
+  }
+  if (typeof days === 'number' && days > core.settings.retentionDays) {
+    throw invalid(`The \`retention_days\` field may only shorten the period: this server keeps message bodies ${core.settings.retentionDays} days (MAILSTACK_RETENTION_DAYS).`);
   }
   return core.store.transaction(async (tx) => {
     const ws = await tx.selectFrom('workspaces').select('settings').where('id', '=', workspaceId).executeTakeFirstOrThrow();
@@ -93,7 +113,7 @@ export async function runRetention(core: Core): Promise<RetentionReport> {
   const report: RetentionReport = { workspaces: 0, emails: 0, blobs_deleted: 0, api_requests: 0, events: 0 };
   const workspaces = await core.db.selectFrom('workspaces').select(['id', 'settings']).execute();
   for (const ws of workspaces) {
-    const r = await purgeWorkspace(core, ws.id, retentionDaysOf(core, ws.settings));
+    const r = await purgeWorkspace(core, ws.id, retentionDaysOf(core, ws.settings), requestLogDaysOf(core, ws.settings));
     if (r.emails || r.api_requests || r.events) report.workspaces++;
     report.emails += r.emails;
     report.blobs_deleted += r.blobs_deleted;
@@ -103,7 +123,7 @@ export async function runRetention(core: Core): Promise<RetentionReport> {
   return report;
 }
 
-async function purgeWorkspace(core: Core, workspaceId: string, days: number) {
+async function purgeWorkspace(core: Core, workspaceId: string, days: number, logDays: number) {
   const now = core.clock.now();
   const cutoff = now - days * DAY;
   let emails = 0;
@@ -160,7 +180,7 @@ async function purgeWorkspace(core: Core, workspaceId: string, days: number) {
     emails += rows.length;
     for (const id of blobs) if (await deleteIfUnreferenced(core, id)) blobsDeleted++;
   }
-  const deleted = await core.db.deleteFrom('api_requests').where('workspace_id', '=', workspaceId).where('created_at', '<', cutoff).executeTakeFirst();
+  const deleted = await core.db.deleteFrom('api_requests').where('workspace_id', '=', workspaceId).where('created_at', '<', now - logDays * DAY).executeTakeFirst();
   const apiRequests = Number(deleted.numDeletedRows);
   // Webhook deliveries and attempts go with their event (ON DELETE CASCADE); the longest retry
   // ladder is about a day, so nothing past the retention period is still being delivered.

@@ -364,7 +364,9 @@ export class Pop3Session {
     const result = await loginMailbox(this.core, { username, password, ip: this.remoteAddress, door: 'pop3' });
     if (this.state !== 'authorization') return;
     if (!result.ok) {
-      if (result.reason === 'locked') {
+      if (result.reason === 'suspended') {
+        this.send(`-ERR [SYS/PERM] ${result.message}; logins are refused`);
+      } else if (result.reason === 'locked') {
         const minutes = Math.max(1, Math.ceil((result.retryAfterSeconds ?? 60) / 60));
         this.send(`-ERR [SYS/TEMP] Too many failed logins; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
       } else {

@@ -47,6 +47,7 @@ import PostalMime, { addressParser } from 'postal-mime';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { API_KEY_PREFIX, authenticateApiKey } from '../accounts/api-keys.ts';
 import { loginMailbox } from '../accounts/mailbox-login.ts';
+import { inboxSuspension, suspensionText, workspaceSuspension } from '../privacy/gates.ts';
 import { attemptFailed, attemptSucceeded, beginAttempt } from '../accounts/login-throttle.ts';
 import type { Core } from '../core/core.ts';
 import { CoreError } from '../core/core.ts';
@@ -248,6 +249,7 @@ async function mailboxAuth(core: Core, auth: SMTPServerAuthentication, ip: strin
     const minutes = Math.max(1, Math.ceil((result.retryAfterSeconds ?? 60) / 60));
     throw reply(454, `4.7.0 Too many failed sign-in attempts; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
   }
+  if (!result.ok && result.reason === 'suspended') throw reply(535, `5.7.1 ${result.message}; sending is refused`);
   if (!result.ok) throw reply(535, '5.7.8 Authentication credentials invalid: use an inbox address with one of its app passwords, or any user name with an API key');
   const m = result.mailbox;
   return { keyId: '', keyName: m.address, workspaceId: m.workspace_id, domainId: null, mailbox: { id: m.id, address: m.address, appPasswordId: result.via === 'app_password' ? result.credentialId : null } };
@@ -297,6 +299,9 @@ async function sendingDomain(core: Core, user: RelayUser, domain: string, what: 
 
 async function onMailFrom(core: Core, address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
   const user = userOf(session);
+  // Suspension is checked on every message, not only at AUTH: it may begin mid-session.
+  const suspended = user.mailbox ? await inboxSuspension(core.db, user.mailbox.id) : await workspaceSuspension(core.db, user.workspaceId);
+  if (suspended) throw reply(550, `5.7.1 ${suspensionText(suspended)}; sending is refused`);
   if (!address.address) throw reply(550, '5.7.1 The null sender <> cannot submit mail here');
   const domain = domainOf(address.address);
   if (!domain) throw reply(553, '5.1.7 The sender address must be a full address (local@domain)');

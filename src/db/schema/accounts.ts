@@ -8,6 +8,8 @@ export interface UsersTable {
   created_at: number;
   updated_at: number;
   disabled_at: number | null;
+  /** From 0050: the user closed their account (src/privacy/closing.ts). */
+  closed_at?: number | null;
 }
 
 export interface WorkspacesTable {
@@ -17,6 +19,9 @@ export interface WorkspacesTable {
   created_at: number;
   updated_at: number;
   closed_at: number | null;
+  /** From 0050: suspended by an operator (src/privacy/suspension.ts). */
+  suspended_at?: number | null;
+  suspended_reason?: string | null;
 }
 
 export interface MembershipsTable {

@@ -23,6 +23,10 @@ export interface MailboxesTable {
   owner_user_id: string | null;
   created_at: number;
   updated_at: number;
+  /** From 0050: suspended by an operator, or revoked (stops receiving; src/privacy/suspension.ts). */
+  suspended_at?: number | null;
+  suspended_reason?: string | null;
+  revoked_at?: number | null;
 }
 
 export type SpecialUse = 'inbox' | 'sent' | 'drafts' | 'trash' | 'junk' | 'archive';

@@ -23,6 +23,7 @@ import { body } from '../../inboxes/common.ts';
 import { principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 import { inboxOf, requireSend } from './inboxes.ts';
+import { contentRead } from '../content-reader.ts';
 
 const ThreadParams = Type.Object({ id: Type.String({ maxLength: 320 }), threadId: Type.String({ maxLength: 100 }) });
 const EmailParams = Type.Object({ id: Type.String({ maxLength: 320 }), threadId: Type.String({ maxLength: 100 }), emailId: Type.String({ maxLength: 100 }) });
@@ -129,12 +130,19 @@ export function inboxThreadRoutes(app: FastifyInstance, core: Core) {
   app.get(
     '/v1/inboxes/:id/threads/:threadId/emails',
     { config: { permission: 'inboxes:read' }, schema: { tags, summary: "A thread's emails, received and sent, newest first", params: ThreadParams, querystring: PageQuery } },
-    async (request) => listThreadEmails(core, await inboxOf(core, request), (request.params as any).threadId, pageOf(request.query as any)),
+    async (request) => {
+      const inbox = await inboxOf(core, request);
+      const { threadId } = request.params as any;
+      await contentRead(core, request, { mailboxId: inbox.id, what: 'thread', threadId });
+      return listThreadEmails(core, inbox, threadId, pageOf(request.query as any));
+    },
   );
 
   app.get('/v1/inboxes/:id/threads/:threadId/emails/:emailId', { config: { permission: 'inboxes:read' }, schema: { tags, summary: 'One email of a thread', params: EmailParams } }, async (request) => {
     const { threadId, emailId } = request.params as any;
-    return getThreadEmail(core, await inboxOf(core, request), threadId, emailId);
+    const inbox = await inboxOf(core, request);
+    await contentRead(core, request, { mailboxId: inbox.id, what: 'message', threadId, messageId: emailId });
+    return getThreadEmail(core, inbox, threadId, emailId);
   });
 
   app.post(

@@ -3,7 +3,9 @@
 // JSON links to: `raw.download_url` (the RFC 5322 message, what the SDK's receiving.forward
 // fetches without an API key) and each attachment's `download_url`. Both links expire after one hour.
 // Core service: src/inboxes/receiving.ts.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { assertInboxNotSuspended } from '../../privacy/gates.ts';
+import { contentRead } from '../content-reader.ts';
 import { Type } from 'typebox';
 import type { Core } from '../../core/core.ts';
 import {
@@ -12,6 +14,7 @@ import {
   listReceived,
   listReceivedAttachments,
   receivedAttachmentContent,
+  receivedMessage,
   receivedRaw,
 } from '../../inboxes/receiving.ts';
 import { principal } from '../auth.ts';
@@ -23,6 +26,14 @@ const TokenQuery = Type.Object({ token: Type.String({ maxLength: 2000 }) });
 
 export function receivingRoutes(app: FastifyInstance, core: Core) {
   const tags = ['Receiving'];
+  // Content (and the signed links to the raw message and attachments) is handed out only after
+  // the read is recorded, or refused, by the content access audit; a suspended inbox is 403.
+  const guard = async (request: FastifyRequest, workspaceId: string, id: string, what: 'message' | 'attachments') => {
+    const m = await receivedMessage(core.db, workspaceId, id);
+    const inbox = await core.db.selectFrom('mailboxes').select(['suspended_at', 'suspended_reason']).where('id', '=', m.mailbox_id).executeTakeFirstOrThrow();
+    assertInboxNotSuspended(inbox);
+    await contentRead(core, request, { mailboxId: m.mailbox_id, what, messageId: m.id, threadId: m.thread_id });
+  };
 
   app.get('/v1/emails/receiving', { config: { permission: 'inboxes:read' }, schema: { tags, summary: 'Received emails of every inbox, newest first', querystring: PageQuery } }, async (request) =>
     listReceived(core, principal(request).workspaceId, pageOf(request.query as any)),
@@ -39,13 +50,21 @@ export function receivingRoutes(app: FastifyInstance, core: Core) {
         querystring: Type.Object({ html_format: Type.Optional(Type.String({ maxLength: 20 })) }),
       },
     },
-    async (request) => getReceived(core, principal(request).workspaceId, (request.params as any).id, (request.query as any).html_format),
+    async (request) => {
+      const ws = principal(request).workspaceId;
+      await guard(request, ws, (request.params as any).id, 'message');
+      return getReceived(core, ws, (request.params as any).id, (request.query as any).html_format);
+    },
   );
 
   app.get(
     '/v1/emails/receiving/:id/attachments',
     { config: { permission: 'inboxes:read' }, schema: { tags, summary: "A received email's attachments, with download links", params: IdParams, querystring: PageQuery } },
-    async (request) => listReceivedAttachments(core, principal(request).workspaceId, (request.params as any).id, pageOf(request.query as any)),
+    async (request) => {
+      const ws = principal(request).workspaceId;
+      await guard(request, ws, (request.params as any).id, 'attachments');
+      return listReceivedAttachments(core, ws, (request.params as any).id, pageOf(request.query as any));
+    },
   );
 
   app.get(
@@ -53,6 +72,7 @@ export function receivingRoutes(app: FastifyInstance, core: Core) {
     { config: { permission: 'inboxes:read' }, schema: { tags, summary: 'One attachment of a received email, with its download link', params: AttachmentParams } },
     async (request) => {
       const { id, attachmentId } = request.params as any;
+      await guard(request, principal(request).workspaceId, id, 'attachments');
       return getReceivedAttachment(core, principal(request).workspaceId, id, attachmentId);
     },
   );

@@ -82,6 +82,7 @@ async function tryLogin(s: Session, username: string, password: string): Promise
     s.untagged('BYE Too many failed logins');
     s.state = 'logout';
   }
+  if (result.reason === 'suspended') return no(`${result.message}; logins are refused`, 'UNAVAILABLE');
   if (result.reason === 'locked') return no(`Too many failed logins; try again in ${result.retryAfterSeconds ?? 60} seconds`, 'UNAVAILABLE');
   return no('Invalid user name or password', 'AUTHENTICATIONFAILED');
 }
