@@ -213,3 +213,27 @@ describe('names, MOVE, CONDSTORE', () => {
     expect(await c.cmd('q2', 'SEARCH RETURN (MAX) MODSEQ 1')).toContain(`ESEARCH (TAG "q2") MAX 3 MODSEQ ${m3}\r\n`);
   });
 });
+
+describe('CREATE and RENAME take only valid modified UTF-7 (RFC 3501 §5.1.3)', () => {
+  it('refuses an unclosed shift, a lone surrogate, encoded ASCII and bad padding with NO; takes valid names', async () => {
+    const c = await loggedIn();
+    for (const bad of ['"&-&AAA"', '"&AGEAYgBj"', '"&2D0-"', '"&3gA-"', '"&AGE-"', '"&AGEA-"', '"&2D3eAAA-"']) {
+      const r = await c.cmd('c', `CREATE ${bad}`);
+      expect(r, bad).toMatch(/^c NO \[CANNOT\] Invalid mailbox name: not modified UTF-7/m);
+    }
+    // Nothing was created for any of them.
+    const list = await c.cmd('l', 'LIST "" "*"');
+    expect(list).not.toMatch(/&AAA|AGEAYgBj|2D0|3gA|AGE/);
+    // Valid: "&-" is '&', a BMP run, a surrogate pair (U+1F600 = &2D3eAA-), and plain ASCII.
+    for (const good of ['"A&-B"', '"&ZeVnLIqe-"', '"smile &2D3eAA-"']) expect(await c.cmd('g', `CREATE ${good}`), good).toMatch(/^g OK/m);
+    expect(await c.cmd('l2', 'LIST "" "*"')).toContain('"smile &2D3eAA-"');
+    expect(await c.cmd('r', 'RENAME "A&-B" "&2D0-"')).toMatch(/^r NO \[CANNOT\]/m);
+    expect(await c.cmd('r2', 'RENAME "A&-B" "A&-C"')).toMatch(/^r2 OK/m);
+  });
+
+  it('a UTF-8 session (ENABLE UTF8=ACCEPT) names mailboxes in UTF-8, with no modified UTF-7 rule', async () => {
+    const c = await loggedIn();
+    expect(await c.cmd('e', 'ENABLE UTF8=ACCEPT')).toMatch(/^e OK/m);
+    expect(await c.cmd('c', 'CREATE "&2D0-utf8"')).toMatch(/^c OK/m);
+  });
+});

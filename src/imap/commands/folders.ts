@@ -8,6 +8,7 @@ import { quotaOf } from '../../mailstore/mailboxes.ts';
 import { type Command, type Completion, type Session, no, ok } from '../session.ts';
 import { folderStatus } from '../../mailstore/read.ts';
 import { Bad, type Token, atomOf, stringOf } from '../syntax.ts';
+import { mutf7Error } from '../utf7.ts';
 
 const SPECIAL_USE_ATTR: Record<string, string> = { sent: '\\Sent', drafts: '\\Drafts', trash: '\\Trash', junk: '\\Junk', archive: '\\Archive' };
 
@@ -167,9 +168,12 @@ export async function status(s: Session, cmd: Command): Promise<Completion> {
 }
 
 export async function create(s: Session, cmd: Command): Promise<Completion> {
-  const name = s.nameIn(cmd.args.astring());
+  const raw = cmd.args.astring();
+  const name = s.nameIn(raw);
   // CREATE-SPECIAL-USE (RFC 6154 §3) is not offered: a trailing (USE …) list is refused.
   cmd.args.end();
+  const bad = s.utf8 ? null : mutf7Error(raw);
+  if (bad) return no(`Invalid mailbox name: not modified UTF-7 (${bad})`, 'CANNOT');
   if (name === 'INBOX') return no('INBOX always exists', 'ALREADYEXISTS');
   await mailTransaction(s.core, (tx, emit) => createFolder(s.core, tx, emit, s.mailbox!.id, name));
   return ok('CREATE completed');
@@ -185,8 +189,11 @@ export async function del(s: Session, cmd: Command): Promise<Completion> {
 
 export async function rename(s: Session, cmd: Command): Promise<Completion> {
   const from = s.nameIn(cmd.args.astring());
-  const to = s.nameIn(cmd.args.astring());
+  const rawTo = cmd.args.astring();
+  const to = s.nameIn(rawTo);
   cmd.args.end();
+  const bad = s.utf8 ? null : mutf7Error(rawTo);
+  if (bad) return no(`Invalid mailbox name: not modified UTF-7 (${bad})`, 'CANNOT');
   await mailTransaction(s.core, (tx, emit) => renameFolder(s.core, tx, emit, s.mailbox!.id, from, to));
   return ok('RENAME completed');
 }
