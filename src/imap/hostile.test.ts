@@ -72,6 +72,45 @@ describe('hostile input', () => {
     c.close();
   });
 
+  it('before login: a line with no line feed gets BYE and a closed connection at once, and memory stays bounded', async () => {
+    const c = await RawImap.connect(w.plain.port);
+    const rss = process.memoryUsage().rss;
+    const started = Date.now();
+    // 64 MB with no LF, in 1 MB writes, while watching for the server to hang up.
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    let sent = 0;
+    for (let i = 0; i < 64 && !c.closed; i++) {
+      const ok = c.sock.write(chunk);
+      sent += chunk.length;
+      if (!ok) await new Promise<void>((resolve) => { c.sock.once('drain', resolve); c.sock.once('close', resolve); });
+    }
+    await c.waitFor((b) => b.includes('* BYE Command line too long before login'), 5_000).catch(() => undefined);
+    for (let i = 0; i < 50 && !c.closed; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(c.closed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The server stopped reading long before 64 MB: far less than that was taken.
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 1024 * 1024);
+  });
+
+  it('before login: a literal over a few KB (synchronising or not) ends the connection; a normal login still works', async () => {
+    for (const lit of ['{100000}', '{100000+}']) {
+      const c = await RawImap.connect(w.plain.port);
+      c.write(`a LOGIN ${lit}\r\n`);
+      await c.waitFor((b) => b.includes('* BYE Literal too large before login'));
+      for (let i = 0; i < 50 && !c.closed; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(c.closed, lit).toBe(true);
+    }
+    const ok = await RawImap.connect(w.plain.port);
+    const pass = w.password;
+    expect(await ok.cmd('L', `LOGIN {${Buffer.byteLength(w.address)}+}\r\n${w.address} {${Buffer.byteLength(pass)}+}\r\n${pass}`)).toMatch(/^L OK /m);
+    // After login the larger limits apply: a 20 KB line is an ordinary BAD, not a hang-up.
+    const r = await ok.cmd('n', `NOOP ${'x'.repeat(20 * 1024)}`);
+    expect(r).toMatch(/^n (OK|BAD) /m);
+    expect(r).not.toContain('BYE');
+    expect(await ok.cmd('alive', 'NOOP')).toBe('alive OK NOOP completed\r\n');
+  });
+
   it('NUL bytes in a line or a literal are BAD', async () => {
     const c = await session();
     expect(await c.cmd('z1', 'CREATE "a\0b"')).toBe('z1 BAD NUL is not allowed in a command line\r\n');

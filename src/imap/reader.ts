@@ -12,6 +12,9 @@
 //   and thrown away before the refusal, a huge one ends the connection with BYE.
 // - A line longer than the limit (outside literals) is discarded up to its CRLF and answered BAD;
 //   NUL in a line is BAD (RFC 9051 §4: CHAR8 excludes NUL). Neither can desynchronise the stream.
+// - Before login (`preAuth` limits) nothing is discarded or skipped on a client's behalf: a line
+//   or literal over the (small) limits ends the connection with BYE as soon as it is seen, so an
+//   unauthenticated peer can hold neither memory nor a connection by sending without a line feed.
 // - Literals are collected as a list of chunks and joined once: a 50 MB APPEND costs one copy.
 // - `takeBuffered()` drops whatever arrived before STARTTLS completed (RFC 9051 §6.2.1: no command
 //   injection across the TLS boundary); `attach()` moves the reader to the TLS socket.
@@ -26,6 +29,8 @@ export interface ReaderLimits {
   maxAppendLiteral: number;
   /** Sum of lines and literals of one command other than APPEND. */
   maxCommandBytes: number;
+  /** Before login: over a limit, hang up at once instead of discarding (see the notes above). */
+  hangUpOverLimit?: boolean;
 }
 
 /** A command as read: its text pieces and literal bytes in order (a piece ending in `{n}` is followed by the literal). */
@@ -59,11 +64,16 @@ export class ImapReader {
 
   constructor(
     sock: Duplex,
-    private readonly limits: ReaderLimits,
+    private limits: ReaderLimits,
     /** Writes a continuation request ("+ …") and waits until it is flushed. */
     private readonly continuation: (text: string) => Promise<void>,
   ) {
     this.attach(sock);
+  }
+
+  /** New limits from the next command on (after login). */
+  setLimits(limits: ReaderLimits): void {
+    this.limits = limits;
   }
 
   attach(sock: Duplex): void {
@@ -147,6 +157,11 @@ export class ImapReader {
         const end = lf > 0 && raw[lf - 1] === 0x0d ? lf - 1 : lf;
         return { line: raw.subarray(0, end) };
       }
+      if (all.length > max + 1 && this.limits.hangUpOverLimit) {
+        head ??= Buffer.from(all.subarray(0, 100));
+        this.consume(all.length);
+        return { tooLong: true, head };
+      }
       if (all.length > max + 1) {
         // Keep nothing of an over-long line: drop what we have and go on discarding to its LF.
         discarding = true;
@@ -201,6 +216,7 @@ export class ImapReader {
     for (;;) {
       const got = await this.readLine();
       if (!got) return { kind: 'eof' };
+      if ('tooLong' in got && this.limits.hangUpOverLimit) return { kind: 'error', response: '* BYE Command line too long before login', close: true };
       if ('tooLong' in got) {
         // The tag of an over-long first line is still worth answering by (RFC 9051 §7.1.5).
         const t = first ? /^([^\x00-\x20\x7f-\xff(){%*"\\\]+]+) /.exec(got.head.toString('latin1')) : null;
@@ -235,6 +251,7 @@ export class ImapReader {
       const limit = append ? this.limits.maxAppendLiteral : this.limits.maxLiteral;
       if (!Number.isSafeInteger(size) || size > limit || (!append && total + size > this.limits.maxCommandBytes)) {
         const reply = append ? `${tag} NO [TOOBIG] Message too large` : `${tag} BAD Literal too large`;
+        if (this.limits.hangUpOverLimit) return { kind: 'error', response: '* BYE Literal too large before login', close: true };
         if (!nonSync) return { kind: 'error', response: reply };
         // The bytes are coming anyway: swallow a modest amount, hang up on a huge one.
         if (size <= Math.max(limit, this.limits.maxCommandBytes) * 2 && (await this.skip(size))) {

@@ -9,7 +9,7 @@ import { subscribe } from '../mailstore/changes.ts';
 import { claimRecent } from '../mailstore/folders.ts';
 import type { Folder } from '../mailstore/folders.ts';
 import type { Mailbox } from '../mailstore/mailboxes.ts';
-import { ImapReader, type ReadResult } from './reader.ts';
+import { ImapReader, type ReadResult, type ReaderLimits } from './reader.ts';
 import { type SeqSet, lowerBound, resolve } from './sequence.ts';
 import { changedSince, expungedSince, folderById, imapFlags } from './store-read.ts';
 import { Args, Bad, tokenize } from './syntax.ts';
@@ -85,6 +85,15 @@ const COMMANDS_NOT_AUTH = new Set(['STARTTLS', 'LOGIN', 'AUTHENTICATE']);
 /** Commands during which an untagged EXPUNGE must not be sent (RFC 9051 §7.5.1); their UID forms may. */
 const NO_EXPUNGE_DURING = new Set(['FETCH', 'STORE', 'SEARCH']);
 
+/**
+ * Limits of the command reader. Before login a command is a LOGIN, AUTHENTICATE, STARTTLS or the
+ * like: a few KB is plenty, and anything over them ends the connection (reader.ts).
+ */
+function readerLimits(door: DoorConfig, authenticated: boolean): ReaderLimits {
+  if (!authenticated) return { maxLine: 8 * 1024, maxLiteral: 8 * 1024, maxAppendLiteral: 8 * 1024, maxCommandBytes: 16 * 1024, hangUpOverLimit: true };
+  return { maxLine: 64 * 1024, maxLiteral: 64 * 1024, maxAppendLiteral: door.maxMessageBytes, maxCommandBytes: 256 * 1024 };
+}
+
 export class Session {
   state: State = 'notauth';
   mailbox: Mailbox | null = null;
@@ -115,7 +124,7 @@ export class Session {
     this.tokens = door.maxCommandsPerSecond;
     this.reader = new ImapReader(
       sock,
-      { maxLine: 64 * 1024, maxLiteral: 64 * 1024, maxAppendLiteral: door.maxMessageBytes, maxCommandBytes: 256 * 1024 },
+      readerLimits(door, false),
       async (text) => {
         this.send(text);
         await this.flush();
@@ -530,7 +539,7 @@ export class Session {
     this.secure = true;
     this.reader = new ImapReader(
       secure,
-      { maxLine: 64 * 1024, maxLiteral: 64 * 1024, maxAppendLiteral: this.door.maxMessageBytes, maxCommandBytes: 256 * 1024 },
+      readerLimits(this.door, this.state !== 'notauth'),
       async (text) => {
         this.send(text);
         await this.flush();
@@ -548,6 +557,7 @@ export class Session {
   async authenticated(mailbox: Mailbox): Promise<void> {
     this.mailbox = mailbox;
     this.state = 'auth';
+    this.reader.setLimits(readerLimits(this.door, true));
     this.listen(mailbox);
   }
 
