@@ -316,12 +316,17 @@ describe('paths, methods and headers', () => {
   });
 
   it('answers unknown routes with 404 not_found JSON, with or without a key', async () => {
-    for (const [method, path] of [['GET', '/v1/nope'], ['POST', '/v1/nope'], ['GET', '/v2/api-keys'], ['GET', '/nothing/here'], ['PUT', '/v1/api-keys'], ['DELETE', '/v1/workspace'], ['GET', '/v1/api-keys/x/y']]) {
+    for (const [method, path] of [['GET', '/v1/nope'], ['POST', '/v1/nope'], ['GET', '/v2/api-keys'], ['POST', '/nothing/here'], ['PUT', '/v1/api-keys'], ['PATCH', '/v1/audit-log'], ['GET', '/v1/api-keys/x/y']]) {
       for (const k of [key, null]) {
         const r = await call(method, path, { key: k });
+        expect(r.status, `${method} ${path} ${k ? 'key' : 'no key'}`).toBe(404);
         expectError(r, 404, 'not_found');
       }
     }
+    // Any other GET outside the API is the web app's page (its router shows what exists), never JSON.
+    const page = await fetch(`${server.url}/nothing/here`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/(html|plain)/);
+    expect([200, 503]).toContain(page.status);
   });
 
   it('answers HEAD like GET without a body, and OPTIONS without a 500', async () => {

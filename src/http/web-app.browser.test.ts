@@ -19,6 +19,7 @@ import type { Core } from '../core/core.ts';
 import { systemActor } from '../core/core.ts';
 import { type ImapDoor, startImap } from '../imap/server.ts';
 import { loadTlsMaterial } from '../tls/certificate.ts';
+import { acceptAs } from '../testkit/invitations.ts';
 import { ensureWebBuilt, launchChromium } from '../testkit/browser.ts';
 import { createTestMailbox } from '../testkit/mailbox.ts';
 import { freePort, until } from '../testkit/remote-mx.ts';
@@ -330,6 +331,8 @@ describe('dashboard', () => {
     expect(invited.status).toBe(201);
     const { user } = await ensureUser(core, core.db, 'viewer@remote.test');
     await setPassword(core, core.db, user.id, PASSWORD);
+    // Nobody is a member before accepting the invitation (issue 9): accept it as the viewer would.
+    await acceptAs(core, 'viewer@remote.test');
     const vctx = await browser.newContext();
     const v = await vctx.newPage();
     await signIn(v, 'viewer@remote.test', PASSWORD);

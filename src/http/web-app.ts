@@ -35,7 +35,8 @@ export const CSP = [
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.map': 'application/json' };
 
 /** Paths the app never claims: the API, the API reference, health, metrics, mail-client documents. */
-const NOT_APP = /^\/(v1|docs|healthz|metrics|login\/magic|\.well-known|autoconfig|autodiscover)(\/|$)/i;
+// Versioned API paths (/v1, and /v2… that do not exist) answer JSON 404s, never the app's page.
+const NOT_APP = /^\/(v\d+|docs|healthz|metrics|login\/magic|\.well-known|autoconfig|autodiscover)(\/|$)/i;
 
 function pageHeaders(reply: FastifyReply) {
   return reply

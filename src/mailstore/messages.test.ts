@@ -62,9 +62,12 @@ describe('appendMessage', () => {
     // A transaction that fails after the append publishes nothing and leaves no row.
     const before = seen.length;
     const parsed = parsedMessage({ subject: 'rolled back' });
+    // A real body: appendMessage refuses a blob id whose bytes are not in the store.
+    const body = rawMessage({ subject: 'rolled back' });
+    const blobId = await blobStore(core).put(body);
     await expect(
       tx(async (t, emit) => {
-        await appendMessage(core, t, emit, { mailbox, blobId: 'f'.repeat(64), size: 10, parsed });
+        await appendMessage(core, t, emit, { mailbox, blobId, size: body.length, parsed });
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');

@@ -145,7 +145,8 @@ describe('enhanced status codes (RFC 2034, RFC 3463): exactly one, the right one
 
   it('passes the router\'s and delivery\'s own codes through unchanged: over quota is 452 4.2.2, once', async () => {
     const full = await createTestMailbox(core(), { address: 'full@quota-wire.example.com', quotaBytes: 0 });
-    const small = await createTestMailbox(core(), { address: 'small@quota-wire.example.com', quotaBytes: 1000 });
+    // Same workspace: a domain has one owner on the node (issue 9), so a second workspace's copy would not receive.
+    const small = await createTestMailbox(core(), { workspaceId: full.workspaceId, address: 'small@quota-wire.example.com', quotaBytes: 1000 });
     const { client } = await ehlo();
     oneCode(await client.command('MAIL FROM:<a@remote.test>'), '2.1.0');
     // At RCPT, a mailbox already at its quota (the router's answer).
