@@ -37,7 +37,7 @@ describe('health, metrics and the API document', () => {
     for (let i = 0; i < 3; i++) expect((await api(server.url, 'GET', '/v1/api-keys', { key })).status).toBe(200);
     expect((await api(server.url, 'GET', '/v1/api-keys')).status).toBe(401);
     expect((await api(server.url, 'DELETE', `/v1/api-keys/${'x'.repeat(20)}`, { key })).status).toBe(404);
-    expect((await api(server.url, 'GET', '/no/such/path/12345')).status).toBe(404);
+    expect((await api(server.url, 'GET', '/v1/no/such/path/12345')).status).toBe(404);
     const queue = server.platform.core.jobs;
     await queue.enqueue('test.metrics.unhandled', {}, { runAt: Date.now() + 3_600_000 });
     await queue.enqueue('test.metrics.unhandled', {}, { runAt: Date.now() + 3_600_000 });

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setPassword } from '../accounts/users.ts';
 import { type TestServer, api, startTestServer } from '../testkit/server.ts';
+import { acceptAs } from '../testkit/invitations.ts';
 
 let server: TestServer;
 const A = { key: '', workspaceId: '', userId: '', keyIds: [] as string[], memberId: '' };
@@ -41,7 +42,8 @@ beforeAll(async () => {
     for (let i = 0; i < 3; i++) ws.keyIds.push((await resend.apiKeys.create({ name: `${label}-key-${i}` })).data!.id);
     const invited = await api(server.url, 'POST', '/v1/members', { key: s.apiKey, body: { email: `dev-${label}@example.com`, role: 'developer' } });
     expect(invited.status).toBe(201);
-    ws.memberId = invited.json.id;
+    // A member only once they accept (issue 9): accept as the invitee would.
+    ws.memberId = await acceptAs(server.platform.core, `dev-${label}@example.com`);
   }
 });
 afterAll(() => server?.stop());
@@ -86,10 +88,15 @@ describe("A's key against B's rows", () => {
     const before = await snapshotOfB();
     const invited = await api(server.url, 'POST', '/v1/members', { key: A.key, body: { email: `dev-b@example.com`, role: 'viewer' } });
     expect(invited.status).toBe(201);
-    expect(invited.json.id).toBe(B.memberId);
+    // The answer is an invitation, and names no user (it does not tell A that the address has an account).
+    expect(JSON.stringify(invited.json)).not.toContain(B.memberId);
+    expect(await snapshotOfB()).toEqual(before);
+    // Once B's member accepts, they are in A too, and B is untouched: the shared person keeps their role in B.
+    expect(await acceptAs(server.platform.core, 'dev-b@example.com')).toBe(B.memberId);
+    const inA = (await api(server.url, 'GET', '/v1/members', { key: A.key })).json.data;
+    expect(inA.find((m: any) => m.id === B.memberId)?.role).toBe('viewer');
     const after = await snapshotOfB();
     expect(after.members).toEqual(before.members);
-    // The shared person keeps their own role in B.
     expect(after.members.find((m: any) => m.id === B.memberId).role).toBe('developer');
     // And A's removal of them touches only A's membership.
     expect((await api(server.url, 'DELETE', `/v1/members/${B.memberId}`, { key: A.key })).status).toBe(200);

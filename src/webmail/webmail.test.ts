@@ -8,6 +8,7 @@ import { ensureUser, setPassword } from '../accounts/users.ts';
 import type { Core } from '../core/core.ts';
 import { appendRaw, createTestMailbox, rawMessage } from '../testkit/mailbox.ts';
 import { type TestServer, api, startTestServer } from '../testkit/server.ts';
+import { acceptAs } from '../testkit/invitations.ts';
 
 let server: TestServer;
 let core: Core;
@@ -84,6 +85,7 @@ describe('who may open a mailbox', () => {
     await api(url, 'POST', '/v1/members', { key: ownerKey, body: { email: 'viewer@example.com', role: 'viewer' } });
     const { user } = await ensureUser(core, core.db, 'viewer@example.com');
     await setPassword(core, core.db, user.id, PW);
+    await acceptAs(core, 'viewer@example.com'); // a member only once they accept (issue 9)
     const viewer = await session('viewer@example.com');
     expect((await api(url, 'GET', '/v1/webmail/mailboxes', { headers: viewer.headers })).json.data).toEqual([]);
     expect((await api(url, 'GET', `/v1/webmail/mailboxes/${mailboxId}/folders`, { headers: viewer.headers })).status).toBe(404);
