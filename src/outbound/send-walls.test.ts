@@ -30,7 +30,7 @@ describe('sending domains', () => {
     await a.domains.create({ name: 'pending.test' });
     const { error } = await a.emails.send(msg('hello@pending.test'));
     expect(error).toMatchObject({ statusCode: 403, name: 'validation_error' });
-    expect(error!.message).toContain('pending.test domain is not verified');
+    expect(error!.message).toContain('The domain pending.test is not verified');
   });
 
   it('refuses a domain the workspace never added, and one verified by another workspace', async () => {
@@ -54,11 +54,13 @@ describe('sending domains', () => {
     expect((await restricted.emails.get(ok.data!.id)).error).toMatchObject({ statusCode: 403, name: 'restricted_api_key' });
     expect((await restricted.emails.list()).error).toMatchObject({ statusCode: 403, name: 'restricted_api_key' });
 
-    // It may reschedule/cancel only its own domain's emails.
+    // A sending key only sends (Resend's sending access, issue 9): it cancels nothing, not even its own.
     const fromY = await a.emails.send(msg('app@y.test', { scheduledAt: 'in 1 hour' }));
     expect((await restricted.emails.cancel(fromY.data!.id)).error).toMatchObject({ statusCode: 403, name: 'restricted_api_key' });
     const fromX = await restricted.emails.send(msg('app@x.test', { scheduledAt: 'in 1 hour' }));
-    expect((await restricted.emails.cancel(fromX.data!.id)).error).toBeNull();
+    expect(fromX.error).toBeNull();
+    expect((await restricted.emails.cancel(fromX.data!.id)).error).toMatchObject({ statusCode: 403, name: 'restricted_api_key' });
+    expect((await a.emails.cancel(fromX.data!.id)).error).toBeNull();
 
     // An unrestricted sending key may use any verified domain of its workspace.
     const any = await a.apiKeys.create({ name: 'any', permission: 'sending_access' });

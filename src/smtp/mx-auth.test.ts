@@ -105,7 +105,7 @@ describe('authentication results through the MX', () => {
 
     // With the sender domain's own MAIL FROM from an address its SPF lists, DMARC passes through
     // SPF: the message is stored, and its broken signature is recorded as dkim=fail.
-    const lax = await createTestMailbox(core(), { address: 'carol@hosted-auth.example.com' });
+    const lax = await createTestMailbox(core(), { workspaceId: mailbox.workspace_id, address: 'carol@hosted-auth.example.com' });
     const laxRaw = Buffer.from(forged.toString().replace(`To: ${mailbox.address}`, `To: ${lax.mailbox.address}`));
     const ok = await sendWithPython(port, { from: `bounces@${SENDER}`, to: [lax.mailbox.address] }, laxRaw);
     expect(ok.code).toBe(250);
