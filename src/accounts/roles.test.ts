@@ -26,6 +26,7 @@ const EXPECTED: Record<Permission, Grantee[]> = {
   'suppressions:manage': ['owner', 'admin', 'developer'],
   'inboxes:read': ['owner', 'admin', 'developer', 'viewer'],
   'inboxes:manage': ['owner', 'admin', 'developer'],
+  'inboxes:send': ['owner', 'admin', 'developer'],
   'exports:manage': ['owner', 'admin'],
   'erasures:manage': ['owner', 'admin'],
   'campaigns:read': ['owner', 'admin', 'developer', 'viewer'],

@@ -29,6 +29,8 @@ export const PERMISSIONS = {
   // Hosted mailboxes (inboxes), their mail, aliases, forwarding and app passwords.
   'inboxes:read':     ['owner', 'admin', 'developer', 'viewer'],
   'inboxes:manage':   ['owner', 'admin', 'developer'],
+  // Sending from a hosted mailbox (webmail, inbox replies): people who may send; never a sending_access key.
+  'inboxes:send':     ['owner', 'admin', 'developer'],
   // Data portability and erasure (src/privacy/).
   'exports:manage':   ['owner', 'admin'],
   'erasures:manage':  ['owner', 'admin'],

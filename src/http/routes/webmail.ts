@@ -78,6 +78,8 @@ async function mailboxOf(core: Core, request: FastifyRequest) {
 export function webmailRoutes(app: FastifyInstance, core: Core) {
   const read = { config: { permission: 'inboxes:read' as const } };
   const write = { config: { permission: 'inboxes:read' as const } };
+  // Sending from a mailbox is sending: a viewer, who may read, may not (the route also checks the mailbox is theirs to open).
+  const send = { config: { permission: 'inboxes:send' as const } };
 
   app.get('/v1/webmail/mailboxes', { ...read, schema: { tags, summary: 'The mailboxes you may open: your own first, then (owners, admins) the workspace\'s others', operationId: 'listWebmailMailboxes', response: { 200: List(MailboxItem) } } }, async (request) => visibleMailboxes(core, viewer(request)));
 
@@ -165,7 +167,7 @@ export function webmailRoutes(app: FastifyInstance, core: Core) {
   app.post(
     '/v1/webmail/mailboxes/:id/send',
     {
-      ...write,
+      ...send,
       schema: {
         tags,
         summary: 'Send (new, reply or forward) through the submission path; the copy goes to Sent', operationId: 'sendWebmail', response: { 200: SentAnswer },
