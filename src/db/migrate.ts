@@ -88,7 +88,7 @@ export async function migrateToLatest(db: Db, opts: MigrateOptions = {}): Promis
   const migrator = new Migrator({ db, migrationTableSchema, allowUnorderedMigrations: true, provider: { getMigrations: async () => known } });
   const applied: string[] = [];
   // One migration at a time, so progress can be shown and a stop falls between two of them.
-  const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+  const pending = (await catalogRetry(() => migrator.getMigrations(), migrationTableSchema)).filter((m) => !m.executedAt).map((m) => m.name);
   opts.onPending?.(pending);
   let remaining: string[] = [];
   for (let i = 0; i < pending.length; i++) {
@@ -96,7 +96,11 @@ export async function migrateToLatest(db: Db, opts: MigrateOptions = {}): Promis
       remaining = pending.slice(i);
       break;
     }
-    const { error, results } = await migrator.migrateUp();
+    const { error, results } = await catalogRetry(async () => {
+      const r = await migrator.migrateUp();
+      if (r.error && isOtherSchemaGone(r.error, migrationTableSchema)) throw r.error;
+      return r;
+    }, migrationTableSchema);
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName;
       throw new Error(`migration ${failed ?? '(unknown)'} failed: ${(error as Error).message ?? error}`);
@@ -109,7 +113,29 @@ export async function migrateToLatest(db: Db, opts: MigrateOptions = {}): Promis
     // Another process applied the rest meanwhile: nothing left for us.
     if (!results?.length) break;
   }
-  const all = await migrator.getMigrations();
+  const all = await catalogRetry(() => migrator.getMigrations(), migrationTableSchema);
   const done = all.filter((m) => m.executedAt);
   return { applied, current: done.at(-1)?.name ?? null, ...(remaining.length ? { remaining } : {}) };
+}
+
+/**
+ * Kysely looks for its bookkeeping tables through the catalog of every schema of the database
+ * (`has_schema_privilege` on each name), which fails with "schema … does not exist" when another
+ * schema of the same database is dropped at that moment (a second install, or a parallel test
+ * file). That race says nothing about ours: try again, a few times.
+ */
+function isOtherSchemaGone(err: unknown, ours: string | undefined): boolean {
+  const m = /schema "([^"]+)" does not exist/.exec((err as Error)?.message ?? '');
+  return !!m && m[1] !== ours;
+}
+
+async function catalogRetry<T>(fn: () => Promise<T>, ours: string | undefined): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 5 || !isOtherSchemaGone(err, ours)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
 }
