@@ -24,6 +24,7 @@
 //   recipients that were sent since its last resume; with fewer sends than that it never pauses.
 import { type Actor, type Core, CoreError, notFound, systemActor } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
+import { ownerEmails } from '../accounts/members.ts';
 import type { RecipientStatus, WorkspaceAbuseTable } from '../db/schema.ts';
 import { audit } from '../audit/audit-log.ts';
 import { emitEvent } from '../events/webhooks.ts';
@@ -206,19 +207,13 @@ export async function pauseSending(core: Core, tx: Db, workspaceId: string, reas
   await tx.updateTable('workspace_abuse').set({ paused_at: now, paused_reason: reason, updated_at: now }).where('workspace_id', '=', workspaceId).execute();
   await audit(core, systemActor, { workspaceId, action: 'workspace.sending_paused', targetType: 'workspace', targetId: workspaceId, data: { reason, ...data } }, tx);
   await emitEvent(core, workspaceId, 'workspace.sending_paused', { workspace_id: workspaceId, reason, paused_at: new Date(now).toISOString(), ...data }, tx);
-  const owners = await tx
-    .selectFrom('memberships')
-    .innerJoin('users', 'users.id', 'memberships.user_id')
-    .select('users.email')
-    .where('memberships.workspace_id', '=', workspaceId)
-    .where('memberships.role', '=', 'owner')
-    .execute();
+  const owners = await ownerEmails(tx, workspaceId);
   const ws = await tx.selectFrom('workspaces').select('name').where('id', '=', workspaceId).executeTakeFirst();
   for (const o of owners) {
     await queueSystemMail(
       core,
       {
-        to: o.email,
+        to: o,
         subject: `Sending paused for ${ws?.name ?? 'your workspace'}`,
         text: `Mailstack paused sending for the workspace ${ws?.name ?? workspaceId} (${workspaceId}).\n\n${reason}\n\nMail already accepted is held, not dropped, and is sent once sending resumes. New sends are refused until then. Clean the list of the addresses that bounce or complain, then ask the operator to run:\n\n  mailstack workspace resume-sending ${workspaceId}\n`,
       },

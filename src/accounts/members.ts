@@ -108,3 +108,15 @@ export async function removeMember(core: Core, actor: Actor, actorRole: Grantee,
     return { object: 'member' as const, id: userId, deleted: true };
   });
 }
+
+/** The addresses of a workspace's owners (who the platform mails about the workspace). */
+export async function ownerEmails(db: Db, workspaceId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
+    .select('users.email')
+    .where('memberships.workspace_id', '=', workspaceId)
+    .where('memberships.role', '=', 'owner')
+    .execute();
+  return rows.map((r) => r.email);
+}

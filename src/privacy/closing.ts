@@ -19,6 +19,7 @@ import type { Actor, Core } from '../core/core.ts';
 import { CoreError, notFound } from '../core/core.ts';
 import { newId } from '../core/ids.ts';
 import type { Db } from '../db/database.ts';
+import { ownerEmails } from '../accounts/members.ts';
 import { queueSystemMail } from '../outbound/system-mail.ts';
 import { deleteIfUnreferenced } from '../outbound/retention.ts';
 
@@ -34,17 +35,6 @@ export async function findWorkspace(db: Db, idOrName: string) {
   if (byName.length > 1) throw new CoreError(409, 'validation_error', `${byName.length} workspaces are named ${JSON.stringify(idOrName)}: give its id (${byName.map((w) => w.id).join(', ')})`);
   if (!byName.length) throw notFound('Workspace');
   return byName[0];
-}
-
-async function ownerEmails(db: Db, workspaceId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('memberships')
-    .innerJoin('users', 'users.id', 'memberships.user_id')
-    .select('users.email')
-    .where('memberships.workspace_id', '=', workspaceId)
-    .where('memberships.role', '=', 'owner')
-    .execute();
-  return rows.map((r) => r.email);
 }
 
 export interface ClosedJson {

@@ -10,6 +10,7 @@ import { audit } from '../audit/audit-log.ts';
 import type { Actor, Core } from '../core/core.ts';
 import { CoreError, invalid, notFound } from '../core/core.ts';
 import type { Db } from '../db/database.ts';
+import { ownerEmails } from '../accounts/members.ts';
 import { queueSystemMail } from '../outbound/system-mail.ts';
 import { findWorkspace } from './closing.ts';
 
@@ -28,14 +29,7 @@ async function ownersOf(db: Db, workspaceId: string, ownerUserId: string | null 
     const u = await db.selectFrom('users').select('email').where('id', '=', ownerUserId).executeTakeFirst();
     if (u) return [u.email];
   }
-  const rows = await db
-    .selectFrom('memberships')
-    .innerJoin('users', 'users.id', 'memberships.user_id')
-    .select('users.email')
-    .where('memberships.workspace_id', '=', workspaceId)
-    .where('memberships.role', '=', 'owner')
-    .execute();
-  return rows.map((r) => r.email);
+  return ownerEmails(db, workspaceId);
 }
 
 export async function setWorkspaceSuspended(core: Core, actor: Actor, idOrName: string, suspend: boolean, rawReason?: string) {
