@@ -65,8 +65,8 @@ async function lockIfAtLimit(core: Core, db: Db, key: string, max: number, now: 
 }
 
 /** How long an attempt waits for others of the same key still being checked (see beginAttempt). */
-const SETTLE_WAIT_MS = 50;
-const SETTLE_TRIES = 60;
+const SETTLE_WAIT_MS = 10;
+const SETTLE_TRIES = 300;
 
 /**
  * Counts an attempt before its credentials are checked. Throws 429 when a key is locked, or when
