@@ -6,6 +6,7 @@
 // (beginAttempt), atomically: otherwise many attempts sent at once would all pass the check while
 // none had failed yet, and the limit would not hold. After the check it calls attemptFailed or
 // attemptSucceeded. Every count is one statement (an upsert that adds one), never read-then-write.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Core } from '../core/core.ts';
 import { CoreError } from '../core/core.ts';
@@ -63,17 +64,38 @@ async function lockIfAtLimit(core: Core, db: Db, key: string, max: number, now: 
     .execute();
 }
 
+/** How long an attempt waits for others of the same key still being checked (see beginAttempt). */
+const SETTLE_WAIT_MS = 10;
+const SETTLE_TRIES = 300;
+
 /**
  * Counts an attempt before its credentials are checked. Throws 429 when a key is locked, or when
- * attempts already counted (failed or still being checked) use up the limit.
+ * attempts already counted (failed or still being checked) use up the limit. Attempts still being
+ * checked are not failures: when they alone put a key over its limit (no lock yet), this attempt
+ * takes its count back and waits for them to settle, so that several right logins arriving together
+ * (a mail client opening connections; imaptest's stress mode) are not refused for failures that never
+ * happened, while a burst of guesses still has no more than the limit checked (the first failures
+ * lock the key, and the waiting attempts then meet the lock).
  */
 export async function beginAttempt(core: Core, account: string | null, ip: string | null): Promise<void> {
-  await assertNotLocked(core, account, ip);
-  const now = core.clock.now();
-  for (const { key, max } of throttleKeys(account, ip)) {
-    const row = await bump(core, core.db, key, now);
-    if (row.locked_until !== null && row.locked_until > now) throw tooMany(Math.ceil((row.locked_until - now) / 1000));
-    if (row.failures > max(core)) throw tooMany(Math.ceil((row.window_started_at + core.settings.loginLockoutMs - now) / 1000));
+  for (let tries = 0; ; tries++) {
+    await assertNotLocked(core, account, ip);
+    const now = core.clock.now();
+    const counted: string[] = [];
+    let over: number | null = null;
+    for (const { key, max } of throttleKeys(account, ip)) {
+      const row = await bump(core, core.db, key, now);
+      counted.push(key);
+      if (row.locked_until !== null && row.locked_until > now) throw tooMany(Math.ceil((row.locked_until - now) / 1000));
+      if (row.failures > max(core)) {
+        over = Math.ceil((row.window_started_at + core.settings.loginLockoutMs - now) / 1000);
+        break;
+      }
+    }
+    if (over === null) return;
+    if (tries >= SETTLE_TRIES) throw tooMany(over);
+    await core.db.updateTable('login_throttle').set({ failures: sql<number>`failures - 1` }).where('key', 'in', counted).where('failures', '>', 0).execute();
+    await sleep(SETTLE_WAIT_MS);
   }
 }
 

@@ -19,6 +19,7 @@ import * as m0030 from './migrations/0030_webmail_counts.ts';
 import * as m0055 from './migrations/0055_exports_erasures.ts';
 import * as m0040 from './migrations/0040_campaigns.ts';
 import * as m0020 from './migrations/0020_imap_recent.ts';
+import * as m0021 from './migrations/0021_imap_subscriptions.ts';
 import * as m0070 from './migrations/0070_spam_abuse.ts';
 import * as m0011 from './migrations/0011_domain_ownership.ts';
 import * as m0012 from './migrations/0012_invitations.ts';
@@ -42,6 +43,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0055_exports_erasures': m0055,
   '0040_campaigns': m0040,
   '0020_imap_recent': m0020,
+  '0021_imap_subscriptions': m0021,
   '0070_spam_abuse': m0070,
   '0011_domain_ownership': m0011,
   '0012_invitations': m0012,

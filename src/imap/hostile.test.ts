@@ -93,6 +93,14 @@ describe('hostile input', () => {
     expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 1024 * 1024);
   });
 
+  it('before login: the largest ID RFC 2971 allows (30 pairs, 1024-octet values) is answered, not cut off', async () => {
+    const c = await RawImap.connect(w.plain.port);
+    const pairs = Array.from({ length: 30 }, (_, i) => `"field${String(i).padStart(2, '0')}${'f'.repeat(23)}" "${'v'.repeat(1024)}"`).join(' ');
+    expect(await c.cmd('id', `ID (${pairs})`)).toMatch(/^\* ID \(.*\)\r\nid OK ID completed\r\n$/);
+    expect(await c.cmd('L', `LOGIN "${w.address}" "${w.password}"`)).toMatch(/^L OK /m);
+    c.close();
+  });
+
   it('before login: a literal over a few KB (synchronising or not) ends the connection; a normal login still works', async () => {
     for (const lit of ['{100000}', '{100000+}']) {
       const c = await RawImap.connect(w.plain.port);

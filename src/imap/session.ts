@@ -86,11 +86,13 @@ const COMMANDS_NOT_AUTH = new Set(['STARTTLS', 'LOGIN', 'AUTHENTICATE']);
 const NO_EXPUNGE_DURING = new Set(['FETCH', 'STORE', 'SEARCH']);
 
 /**
- * Limits of the command reader. Before login a command is a LOGIN, AUTHENTICATE, STARTTLS or the
- * like: a few KB is plenty, and anything over them ends the connection (reader.ts).
+ * Limits of the command reader. Before login a command is a LOGIN, AUTHENTICATE, STARTTLS, ID or the
+ * like: a literal needs a few KB, and a line 64 KiB, what RFC 2971's largest ID takes (30 pairs of a
+ * 30-octet field and a 1024-octet value, quoted and escaped); anything over them ends the connection
+ * (reader.ts).
  */
 function readerLimits(door: DoorConfig, authenticated: boolean): ReaderLimits {
-  if (!authenticated) return { maxLine: 8 * 1024, maxLiteral: 8 * 1024, maxAppendLiteral: 8 * 1024, maxCommandBytes: 16 * 1024, hangUpOverLimit: true };
+  if (!authenticated) return { maxLine: 64 * 1024, maxLiteral: 8 * 1024, maxAppendLiteral: 8 * 1024, maxCommandBytes: 64 * 1024, hangUpOverLimit: true };
   return { maxLine: 64 * 1024, maxLiteral: 64 * 1024, maxAppendLiteral: door.maxMessageBytes, maxCommandBytes: 256 * 1024 };
 }
 

@@ -9,6 +9,10 @@
 //   under the same name never gets a value it had before (RFC 9051 §2.3.1.1), however fast.
 // - Every look-up takes the mailbox id, so a caller cannot reach another mailbox's folder by id.
 // - Deleting a folder deletes its messages through expungeMessages (changes, used_bytes, blobs).
+// - Subscriptions (RFC 9051 §6.3.7): a folder's own is folders.subscribed; deleting a subscribed
+//   folder keeps its name subscribed in folder_subscriptions (the server must not drop it), and a
+//   folder created again under that name takes the subscription back. Folders made by IMAP CREATE
+//   start unsubscribed (CREATE does not subscribe); the default set and webmail's are subscribed.
 import type { Core } from '../core/core.ts';
 import { CoreError, invalid, notFound } from '../core/core.ts';
 import { newId } from '../core/ids.ts';
@@ -96,8 +100,11 @@ export async function claimRecent(db: Db, folderId: string, upTo: number): Promi
 }
 
 /** Inserts a folder row (no checks; callers check the name and existence). */
-export async function insertFolder(core: Core, tx: Db, mailbox: { id: string; workspace_id: string }, name: string, specialUse: SpecialUse | null): Promise<Folder> {
+export async function insertFolder(core: Core, tx: Db, mailbox: { id: string; workspace_id: string }, name: string, specialUse: SpecialUse | null, subscribed = true): Promise<Folder> {
   const now = core.clock.now();
+  // A name still subscribed from a deleted folder is subscribed again (RFC 9051 §6.3.7).
+  const kept = await tx.deleteFrom('folder_subscriptions').where('mailbox_id', '=', mailbox.id).where('name', '=', name).executeTakeFirst();
+  if (Number(kept.numDeletedRows) > 0) subscribed = true;
   const row: Folder = {
     id: newId(now),
     workspace_id: mailbox.workspace_id,
@@ -108,7 +115,7 @@ export async function insertFolder(core: Core, tx: Db, mailbox: { id: string; wo
     uid_next: 1,
     highest_modseq: 1,
     recent_uid: 0,
-    subscribed: 1,
+    subscribed: subscribed ? 1 : 0,
     created_at: now,
   };
   await tx.insertInto('folders').values(row).execute();
@@ -146,7 +153,8 @@ async function mailboxRow(tx: Db, mailboxId: string) {
 const exists = (name: string) => new CoreError(409, 'conflict', `The folder ${name} already exists.`);
 
 /** A user folder (and any missing parents); a new UIDVALIDITY. CoreError 409 when the name exists. */
-export async function createFolder(core: Core, tx: Db, emit: Emit, mailboxId: string, rawName: string): Promise<Folder> {
+export async function createFolder(core: Core, tx: Db, emit: Emit, mailboxId: string, rawName: string, opts: { subscribed?: boolean } = {}): Promise<Folder> {
+  const subscribed = opts.subscribed ?? true;
   const name = checkFolderName(rawName);
   const mb = await mailboxRow(tx, mailboxId);
   if (await folderByName(tx, mailboxId, name)) throw exists(name);
@@ -154,17 +162,17 @@ export async function createFolder(core: Core, tx: Db, emit: Emit, mailboxId: st
   for (let i = 1; i < parts.length; i++) {
     const parent = parts.slice(0, i).join(DELIMITER);
     if (!(await folderByName(tx, mailboxId, parent))) {
-      const p = await insertFolder(core, tx, mb, parent, null);
+      const p = await insertFolder(core, tx, mb, parent, null, subscribed);
       emit({ type: 'folder', mailboxId, folderId: p.id, action: 'created' });
     }
   }
-  const row = await insertFolder(core, tx, mb, name, null);
+  const row = await insertFolder(core, tx, mb, name, null, subscribed);
   emit({ type: 'folder', mailboxId, folderId: row.id, action: 'created' });
   return row;
 }
 
 /** Renames a folder and its children; renaming INBOX moves its messages to a new folder (RFC 9051 §6.3.6). */
-export async function renameFolder(core: Core, tx: Db, emit: Emit, mailboxId: string, rawFrom: string, rawTo: string): Promise<void> {
+export async function renameFolder(core: Core, tx: Db, emit: Emit, mailboxId: string, rawFrom: string, rawTo: string, opts: { subscribed?: boolean } = {}): Promise<void> {
   const from = canonicalFolderName(rawFrom);
   const to = checkFolderName(rawTo);
   const mb = await mailboxRow(tx, mailboxId);
@@ -177,7 +185,7 @@ export async function renameFolder(core: Core, tx: Db, emit: Emit, mailboxId: st
   if (from === 'INBOX') {
     // RFC 9051 §6.3.6: the messages move to a new folder of that name; INBOX stays, empty. Its
     // children (if any) are not renamed.
-    const target = await createFolder(core, tx, emit, mailboxId, to);
+    const target = await createFolder(core, tx, emit, mailboxId, to, opts);
     const uids = await tx.selectFrom('messages').select('uid').where('folder_id', '=', source.id).orderBy('uid').execute();
     if (uids.length) await moveMessages(core, tx, emit, { mailboxId, fromFolderId: source.id, toFolderId: target.id, uids: uids.map((u) => Number(u.uid)) });
     return;
@@ -194,7 +202,7 @@ export async function renameFolder(core: Core, tx: Db, emit: Emit, mailboxId: st
   for (let i = 1; i < parts.length; i++) {
     const parent = parts.slice(0, i).join(DELIMITER);
     if (!(await folderByName(tx, mailboxId, parent))) {
-      const p = await insertFolder(core, tx, mb, parent, null);
+      const p = await insertFolder(core, tx, mb, parent, null, opts.subscribed ?? true);
       emit({ type: 'folder', mailboxId, folderId: p.id, action: 'created' });
     }
   }
@@ -217,11 +225,23 @@ export async function deleteFolder(core: Core, tx: Db, emit: Emit, mailboxId: st
   if (uids.length) await expungeMessages(core, tx, emit, { mailboxId, folderId: folder.id, uids: uids.map((u) => Number(u.uid)), force: true });
   // Children stay (RFC 9051 §6.3.5 leaves inferior names alone).
   await tx.deleteFrom('folders').where('id', '=', folder.id).where('mailbox_id', '=', mailboxId).execute();
+  if (folder.subscribed) {
+    await tx.insertInto('folder_subscriptions').values({ mailbox_id: mailboxId, name: folder.name, created_at: core.clock.now() }).onConflict((oc) => oc.doNothing()).execute();
+  }
   emit({ type: 'folder', mailboxId, folderId: folder.id, action: 'deleted' });
+}
+
+/** Subscribed names that have no folder (RFC 5258 \NonExistent \Subscribed). */
+export async function orphanSubscriptions(db: Db, mailboxId: string): Promise<string[]> {
+  const rows = await db.selectFrom('folder_subscriptions').select('name').where('mailbox_id', '=', mailboxId).execute();
+  return rows.map((r) => r.name);
 }
 
 export async function setSubscribed(_core: Core, tx: Db, emit: Emit, mailboxId: string, rawName: string, subscribed: boolean): Promise<void> {
   const folder = await folderByName(tx, mailboxId, rawName);
+  // Unsubscribing a name whose folder is gone removes the kept subscription.
+  const kept = subscribed ? 0 : Number((await tx.deleteFrom('folder_subscriptions').where('mailbox_id', '=', mailboxId).where('name', '=', canonicalFolderName(rawName)).executeTakeFirst()).numDeletedRows);
+  if (!folder && kept) return;
   if (!folder) throw notFound('Folder');
   await tx.updateTable('folders').set({ subscribed: subscribed ? 1 : 0 }).where('id', '=', folder.id).execute();
   emit({ type: 'folder', mailboxId, folderId: folder.id, action: subscribed ? 'subscribed' : 'unsubscribed' });

@@ -49,6 +49,13 @@ export interface FoldersTable {
   created_at: number;
 }
 
+/** A subscribed name with no folder of that name (the folder was deleted); see migration 0021. */
+export interface FolderSubscriptionsTable {
+  mailbox_id: string;
+  name: string;
+  created_at: number;
+}
+
 export interface ThreadsTable {
   id: string;
   workspace_id: string;
@@ -203,6 +210,7 @@ export interface ImapStructureCacheTable {
 export interface MailstoreSchema {
   mailboxes: MailboxesTable;
   folders: FoldersTable;
+  folder_subscriptions: FolderSubscriptionsTable;
   threads: ThreadsTable;
   messages: MessagesTable;
   expunged_messages: ExpungedMessagesTable;

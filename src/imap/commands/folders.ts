@@ -3,7 +3,7 @@
 // HIGHESTMODSEQ RFC 7162), CREATE/DELETE/RENAME (§6.3.4–6), SUBSCRIBE/UNSUBSCRIBE, and QUOTA
 // (GETQUOTA, GETQUOTAROOT, SETQUOTA; RFC 9208).
 import { mailTransaction } from '../../mailstore/changes.ts';
-import { type Folder, createFolder, deleteFolder, folderByName, listFolders, renameFolder, setSubscribed } from '../../mailstore/folders.ts';
+import { type Folder, createFolder, deleteFolder, folderByName, listFolders, orphanSubscriptions, renameFolder, setSubscribed } from '../../mailstore/folders.ts';
 import { quotaOf } from '../../mailstore/mailboxes.ts';
 import { type Command, type Completion, type Session, no, ok } from '../session.ts';
 import { folderStatus } from '../../mailstore/read.ts';
@@ -81,7 +81,8 @@ export async function list(s: Session, cmd: Command): Promise<Completion> {
   const sel = lsub ? undefined : args.optionalList();
   if (sel) for (const t of sel) selection.add((atomOf(t) ?? '').toUpperCase());
   for (const o of selection) if (!['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE'].includes(o)) throw new Bad(`Unknown LIST selection option ${o}`);
-  if (selection.has('RECURSIVEMATCH') && selection.size === 1) throw new Bad('RECURSIVEMATCH needs another selection option');
+  // RFC 5258 §3.1: RECURSIVEMATCH alone (or with only REMOTE) is a syntax error.
+  if (selection.has('RECURSIVEMATCH') && ![...selection].some((o) => o !== 'RECURSIVEMATCH' && o !== 'REMOTE')) throw new Bad('RECURSIVEMATCH needs another selection option');
   const reference = s.nameIn(stringOf(args.next()) ?? '').replace(/^INBOX$/, 'INBOX');
   const patTok = args.next();
   const patterns: string[] = patTok.t === 'list' ? patTok.v.map((t) => stringOf(t) ?? '') : [stringOf(patTok) ?? ''];
@@ -110,43 +111,59 @@ export async function list(s: Session, cmd: Command): Promise<Completion> {
 
   const folders = await listFolders(s.core.db, s.mailbox!.id);
   const byName = new Map(folders.map((f) => [f.name, f]));
-  // Every name and every parent of a name (a parent that is not a folder shows as \NonExistent).
-  const names = new Set<string>();
-  for (const f of folders) {
-    const parts = f.name.split('/');
-    for (let i = 1; i <= parts.length; i++) names.add(parts.slice(0, i).join('/'));
-  }
-  const hasChildren = (n: string) => [...names].some((o) => o.startsWith(n + '/'));
+  // Subscribed names: folders' own and those kept after their folder was deleted (RFC 9051 §6.3.7).
+  const subscribedNames = new Set([...folders.filter((f) => f.subscribed).map((f) => f.name), ...(await orphanSubscriptions(s.core.db, s.mailbox!.id))]);
+  const withParents = (list: Iterable<string>) => {
+    const out = new Set<string>();
+    for (const n of list) {
+      const parts = n.split('/');
+      for (let i = 1; i <= parts.length; i++) out.add(parts.slice(0, i).join('/'));
+    }
+    return out;
+  };
+  // Every folder and every parent of one (a parent that is not a folder shows as \NonExistent).
+  const existing = withParents(folders.map((f) => f.name));
+  const hasChildren = (n: string) => [...existing].some((o) => o.startsWith(n + '/'));
   const regexes = patterns.map((p) => {
     const full = reference && !p.startsWith('/') ? (reference.endsWith('/') ? reference : reference + '/') + p : p;
-    const decoded = s.nameIn(full === '' ? full : full);
-    return { re: patternRegex(decoded), inbox: /^inbox$/i.test(decoded) };
+    const decoded = s.nameIn(full);
+    return { re: patternRegex(decoded), inbox: /^inbox$/i.test(decoded), percent: decoded.includes('%') };
   });
+  const matches = (name: string) => regexes.some((r) => r.re.test(name) || (r.inbox && name === 'INBOX'));
   const subscribedOnly = lsub || selection.has('SUBSCRIBED');
+  const recursive = selection.has('RECURSIVEMATCH');
+  const specialOf = (f: Folder | null) => (f?.special_use ? SPECIAL_USE_ATTR[f.special_use] : undefined);
+  /** Whether the name passes the selection options (RFC 5258 §3.1). */
+  const selected = (name: string) => {
+    if (subscribedOnly && !subscribedNames.has(name)) return false;
+    if (selection.has('SPECIAL-USE') && !specialOf(byName.get(name) ?? null)) return false;
+    return true;
+  };
+  const universe = subscribedOnly ? new Set([...existing, ...withParents(subscribedNames)]) : existing;
+  const sorted = [...universe].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
   const entries: ListEntry[] = [];
-  const sorted = [...names].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
   for (const name of sorted) {
-    const matched = regexes.some((r) => r.re.test(name) || (r.inbox && name === 'INBOX'));
-    if (!matched) continue;
+    if (!matches(name)) continue;
     const folder = byName.get(name) ?? null;
-    const attrs: string[] = [];
-    const subscribed = !!folder?.subscribed;
-    if (subscribedOnly && !subscribed) {
-      // RECURSIVEMATCH: a parent is listed when a descendant is subscribed (RFC 5258 §3.5).
-      if (!lsub && selection.has('RECURSIVEMATCH') && folders.some((f) => f.subscribed && f.name.startsWith(name + '/'))) {
-        entries.push({ name, folder, attrs: folder ? [] : ['\\NonExistent'], childInfo: ['SUBSCRIBED'] });
-      } else if (lsub && folders.some((f) => f.subscribed && f.name.startsWith(name + '/')) && regexes.some((r) => r.re.source.endsWith('[^/]*$'))) {
-        // RFC 3501 §6.3.9: with '%', a parent of a subscribed name shows as \Noselect.
-        entries.push({ name, folder, attrs: ['\\Noselect'] });
-      }
+    const subscribed = subscribedNames.has(name);
+    if (lsub) {
+      // RFC 3501 §6.3.9: a subscribed name; with '%', a level that is not subscribed but has
+      // subscribed names below it is returned as \Noselect.
+      if (subscribed) entries.push({ name, folder, attrs: folder ? [] : ['\\Noselect'] });
+      else if (regexes.some((r) => r.percent && r.re.test(name)) && [...subscribedNames].some((n) => n.startsWith(name + '/'))) entries.push({ name, folder, attrs: ['\\Noselect'] });
       continue;
     }
-    if (selection.has('SPECIAL-USE') && !(folder?.special_use && SPECIAL_USE_ATTR[folder.special_use])) continue;
-    if (!folder) attrs.push(lsub ? '\\Noselect' : selection.size || ret.size ? '\\NonExistent' : '\\Noselect');
-    if (!lsub) attrs.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
-    if (!lsub && (subscribedOnly || ret.has('SUBSCRIBED')) && subscribed) attrs.push('\\Subscribed');
-    if (folder?.special_use && SPECIAL_USE_ATTR[folder.special_use]) attrs.push(SPECIAL_USE_ATTR[folder.special_use]);
-    entries.push({ name, folder, attrs });
+    // RECURSIVEMATCH (RFC 5258 §3.5): CHILDINFO names the options a descendant meets when that
+    // descendant is not itself returned (it does not match the patterns).
+    const childInfo = recursive && sorted.some((d) => d.startsWith(name + '/') && selected(d) && !matches(d)) ? [...selection].filter((o) => o === 'SUBSCRIBED' || o === 'SPECIAL-USE') : undefined;
+    if (!selected(name) && !childInfo) continue;
+    const attrs: string[] = [];
+    if (!folder) attrs.push(selection.size || ret.size ? '\\NonExistent' : '\\Noselect');
+    if (existing.has(name) || ret.has('CHILDREN')) attrs.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
+    if ((subscribedOnly || ret.has('SUBSCRIBED')) && subscribed) attrs.push('\\Subscribed');
+    const special = specialOf(folder);
+    if (special) attrs.push(special);
+    entries.push({ name, folder, attrs, childInfo });
   }
   for (const e of entries) {
     const extra = e.childInfo ? ` ("CHILDINFO" ("${e.childInfo.join('" "')}"))` : '';
@@ -175,7 +192,7 @@ export async function create(s: Session, cmd: Command): Promise<Completion> {
   const bad = s.utf8 ? null : mutf7Error(raw);
   if (bad) return no(`Invalid mailbox name: not modified UTF-7 (${bad})`, 'CANNOT');
   if (name === 'INBOX') return no('INBOX always exists', 'ALREADYEXISTS');
-  await mailTransaction(s.core, (tx, emit) => createFolder(s.core, tx, emit, s.mailbox!.id, name));
+  await mailTransaction(s.core, (tx, emit) => createFolder(s.core, tx, emit, s.mailbox!.id, name, { subscribed: false }));
   return ok('CREATE completed');
 }
 
@@ -194,7 +211,7 @@ export async function rename(s: Session, cmd: Command): Promise<Completion> {
   cmd.args.end();
   const bad = s.utf8 ? null : mutf7Error(rawTo);
   if (bad) return no(`Invalid mailbox name: not modified UTF-7 (${bad})`, 'CANNOT');
-  await mailTransaction(s.core, (tx, emit) => renameFolder(s.core, tx, emit, s.mailbox!.id, from, to));
+  await mailTransaction(s.core, (tx, emit) => renameFolder(s.core, tx, emit, s.mailbox!.id, from, to, { subscribed: false }));
   return ok('RENAME completed');
 }
 
