@@ -13,6 +13,7 @@ import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
 import { type TestMx, startMx, verifiedDomain } from '../testkit/remote-mx.ts';
 import { type TestServer, freePort, runCliAsync, startTestServer } from '../testkit/server.ts';
 import { setLimits } from './sending.ts';
+import { GTUBE } from '../spam/gtube.ts';
 import { systemActor } from '../core/core.ts';
 import { type Receiver, startReceiver, waitFor } from '../testkit/webhook-receiver.ts';
 
@@ -176,4 +177,27 @@ describe('quotas', () => {
     expect((await runCliAsync(['workspace', 'limits', d.workspaceId, '--warmup', 'off'], server.env)).code).toBe(0);
     expect((await batch(6)).error).toBeNull();
   }, 120_000);
+});
+
+describe('outbound content scoring', () => {
+  it('holds a message that scores as spam (GTUBE, built-in engine) for review, sends clean mail, and sends the held one after release-held', async () => {
+    const e = await workspace('content');
+    const spam = await e.resend.emails.send({ from: e.from, to: 'spamtarget@remote.test', subject: 'Offer', text: `Buy now\r\n${GTUBE}\r\n` });
+    const clean = await e.resend.emails.send({ from: e.from, to: 'cleantarget@remote.test', subject: 'Invoice', text: 'Your invoice is attached.' });
+    expect(spam.error).toBeNull();
+    expect(clean.error).toBeNull();
+    await waitFor('clean delivered', async () => ((await lastEvent(clean.data!.id)) === 'delivered' ? true : undefined), 20_000);
+    await waitFor('spam held', async () => ((await lastEvent(spam.data!.id)) === 'held' ? true : undefined), 20_000);
+    const got = await e.resend.emails.get(spam.data!.id);
+    expect(got.data?.last_event).toBe('held');
+    expect(mx.messages.some((m) => m.to.includes('spamtarget@remote.test'))).toBe(false);
+    const held = await core.db.selectFrom('held_recipients').select('reason').where('email_id', '=', spam.data!.id).execute();
+    expect(held).toEqual([{ reason: 'content' }]);
+    // The operator reviews and releases it: it is sent, and not held a second time.
+    const released = await runCliAsync(['workspace', 'release-held', e.workspaceId, '--email', spam.data!.id], server.env);
+    expect(released.code, released.stderr).toBe(0);
+    expect(JSON.parse(released.stdout)).toMatchObject({ released: 1 });
+    await waitFor('released spam delivered', async () => ((await lastEvent(spam.data!.id)) === 'delivered' ? true : undefined), 20_000);
+    expect(mx.messages.some((m) => m.to.includes('spamtarget@remote.test'))).toBe(true);
+  }, 90_000);
 });

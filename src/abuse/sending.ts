@@ -29,6 +29,7 @@ import type { RecipientStatus, WorkspaceAbuseTable } from '../db/schema.ts';
 import { audit } from '../audit/audit-log.ts';
 import { emitEvent } from '../events/webhooks.ts';
 import { queueSystemMail } from '../outbound/system-mail-queue.ts';
+import { markReleased } from './content.ts';
 
 export const WARMUP_DAYS = 30;
 const DAY = 86_400_000;
@@ -245,6 +246,7 @@ export async function releaseHeld(core: Core, tx: Db, workspaceId: string, reaso
   if (emailId) q = q.where('email_id', '=', emailId);
   const held = await q.execute();
   const now = core.clock.now();
+  if (reason === 'content') await markReleased(core, tx, [...new Set(held.map((h) => h.email_id))]);
   for (const h of held) {
     // Straight back to `sent` (it was sent to the queue before): no second email.sent event.
     const r = await tx.updateTable('email_recipients').set({ status: 'sent', updated_at: now }).where('id', '=', h.recipient_id).where('status', '=', 'held').executeTakeFirst();

@@ -21,6 +21,7 @@ import * as m0040 from './migrations/0040_campaigns.ts';
 import * as m0020 from './migrations/0020_imap_recent.ts';
 import * as m0021 from './migrations/0021_imap_subscriptions.ts';
 import * as m0070 from './migrations/0070_spam_abuse.ts';
+import * as m0071 from './migrations/0071_outbound_content.ts';
 import * as m0011 from './migrations/0011_domain_ownership.ts';
 import * as m0012 from './migrations/0012_invitations.ts';
 import * as m0080 from './migrations/0080_development.ts';
@@ -45,6 +46,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0020_imap_recent': m0020,
   '0021_imap_subscriptions': m0021,
   '0070_spam_abuse': m0070,
+  '0071_outbound_content': m0071,
   '0011_domain_ownership': m0011,
   '0012_invitations': m0012,
   '0080_development': m0080,

@@ -85,7 +85,7 @@ describe('domains through the resend SDK', () => {
     expect(records).toContainEqual(expect.objectContaining({ record: 'SPF', name: 'send', type: 'MX', value: 'mx.mailstack.test', priority: 10, required: true }));
     expect(records).toContainEqual(expect.objectContaining({ record: 'SPF', name: 'send', type: 'TXT', value: 'v=spf1 a:mx.mailstack.test ~all', required: true }));
     expect(records).toContainEqual(expect.objectContaining({ record: 'SPF', name: '@', type: 'TXT', required: false }));
-    expect(records).toContainEqual(expect.objectContaining({ record: 'DMARC', name: '_dmarc', type: 'TXT', value: 'v=DMARC1; p=none;', required: false }));
+    expect(records).toContainEqual(expect.objectContaining({ record: 'DMARC', name: '_dmarc', type: 'TXT', value: 'v=DMARC1; p=none; rua=mailto:dmarc@send.records.example.com', required: false }));
     expect(records).toContainEqual(expect.objectContaining({ record: 'Receiving', name: '@', type: 'MX', value: 'mx.mailstack.test', priority: 10, required: true }));
 
     const got = await resend.domains.get(data!.id);

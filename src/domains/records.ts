@@ -142,8 +142,8 @@ export function expectedRecords(row: DomainsTable, hostname: string, ports: Clie
       note: `Advice, not required: mail from Mailstack uses ${rp}.${d} as its return path. If ${d} already has an SPF record, add "a:${hostname}" to it rather than publishing a second one (two SPF records are a permanent error, RFC 7208 §4.5).`,
     },
     {
-      purpose: 'dmarc', record: 'DMARC', name: '_dmarc', fqdn: `_dmarc.${d}`, type: 'TXT', value: 'v=DMARC1; p=none;', required: false, capability: null,
-      note: 'Recommended (RFC 7489): start with p=none, then move to quarantine or reject once reports look right. Any one valid DMARC record counts.',
+      purpose: 'dmarc', record: 'DMARC', name: '_dmarc', fqdn: `_dmarc.${d}`, type: 'TXT', value: `v=DMARC1; p=none; rua=mailto:dmarc@${rp}.${d}`, required: false, capability: null,
+      note: `Recommended (RFC 7489): start with p=none, then move to quarantine or reject once reports look right. Any one valid DMARC record counts. The rua address is Mailstack's: aggregate reports sent there show in GET /v1/deliverability (the return-path host is a subdomain of ${d}, so no external-destination record is needed, RFC 7489 §7.1).`,
     },
   );
   if (caps.receiving === 'enabled') {

@@ -145,6 +145,7 @@ const RESPONSES: Record<string, Entry> = {
   'DELETE /v1/spam/lists/{id}': ['removeSpamListEntry', Obj({})],
   'GET /v1/spam/settings': ['getSpamSettings', Obj({})],
   'PATCH /v1/spam/settings': ['updateSpamSettings', Obj({})],
+  'GET /v1/deliverability': ['getDeliverability', Obj({ object: Type.Literal('deliverability'), thresholds: Obj({}), sending: Obj({}), last_7_days: Obj({}), last_30_days: Obj({}), domains: Type.Array(Obj({ id: S, name: S })) })],
   'GET /v1/domains/{id}/postmaster': ['getPostmaster', Postmaster],
   'PUT /v1/domains/{id}/postmaster': ['setPostmaster', Postmaster],
   'DELETE /v1/domains/{id}/postmaster': ['removePostmaster', Postmaster],

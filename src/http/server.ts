@@ -21,6 +21,7 @@ import { rateLimitHook } from './rate-limit.ts';
 import { requestLogHook } from './request-log.ts';
 import { suppressionRoutes } from './routes/suppressions.ts';
 import { spamRoutes } from './routes/spam.ts';
+import { deliverabilityRoutes } from './routes/deliverability.ts';
 import { aliasRoutes } from './routes/aliases.ts';
 import { forwardingRoutes } from './routes/forwarding.ts';
 import { appPasswordRoutes } from './routes/app-passwords.ts';
@@ -158,6 +159,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   logRoutes(app, core);
   suppressionRoutes(app, core);
   spamRoutes(app, core);
+  deliverabilityRoutes(app, core);
   aliasRoutes(app, core);
   forwardingRoutes(app, core);
   appPasswordRoutes(app, core);

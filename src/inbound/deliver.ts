@@ -20,7 +20,8 @@
 // - Spam (src/spam/filter.ts) is judged after authentication and parsing, before anything is
 //   stored: a refusal is 550 5.7.1 for all; otherwise each mailbox's copy goes to INBOX or Junk
 //   by its own verdict, with X-Spam-* fields after Authentication-Results, and the verdict row
-//   commits with the message.
+//   commits with the message. X-Spam-* fields the sender wrote are removed first (only ours are
+//   trusted), and a mailbox whose verdict is Junk does not forward: it keeps the copy in Junk.
 // - Stored once per mailbox: the same message reaching mailbox X through an alias and directly
 //   (or through two aliases, or user+tag@ and user@) is appended to X once, with every envelope
 //   address that led to it in `received_for`.
@@ -45,7 +46,7 @@ import { ParseRefusal, type ParsedMessage, parseMessage } from '../mailstore/par
 import { receivedEventJson } from '../mailstore/views.ts';
 import { blobStore, recordMessage } from '../outbound/accept.ts';
 import { authenticateMessage } from './authenticate.ts';
-import { judgeInbound, recordVerdict, spamHeaders } from '../spam/filter.ts';
+import { judgeInbound, recordVerdict, spamHeaders, stripSpamFields } from '../spam/filter.ts';
 import { type PreparedForward, prepareForwards } from './forward.ts';
 import type { DeliveryOutcome, InboundMessage, InboundTarget } from './types.ts';
 import { FORWARD_MARKER, headerValues, receivedCount, receivedHeader, returnPathHeader } from './trace.ts';
@@ -135,7 +136,9 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   // our authserv-id removed, RFC 8601 §5); our Received goes above it.
   // One copy of the message: `traced` (what forwards carry) is a view into `stored`.
   const returnPath = Buffer.from(returnPathHeader(message.mailFrom));
-  const stored = Buffer.concat([returnPath, Buffer.from(received), Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`), auth.body]);
+  // X-Spam-* fields the sender wrote are forgeries of our verdict: removed before anything reads them.
+  const body = stripSpamFields(auth.body);
+  const stored = Buffer.concat([returnPath, Buffer.from(received), Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`), body]);
   const traced = stored.subarray(returnPath.length);
 
   let parsed: ParsedMessage;
@@ -150,10 +153,21 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   const size = stored.length;
   if (plans.some((p) => p.store && !quotaAllows(core, p.mailbox, size))) return quotaRefusal;
 
+  // Spam filtering before the 250 (src/spam/filter.ts): refused, or a verdict per mailbox
+  // (Junk or not, and the X-Spam-* fields of its copy).
+  const judged = await judgeInbound(core, { raw: stored, parsed, auth: auth.verdicts, remoteAddress: message.remoteAddress, heloName: message.heloName, mailFrom: message.mailFrom, recipients, mailboxes: plans.map((p) => p.mailbox) });
+  if (judged.refuse) return { code: judged.code, enhanced: judged.enhanced, reply: judged.reply };
+
   // Forwards are signed and stored before the transaction; a mailbox whose forwards cannot leave keeps a copy.
+  // Spam is not forwarded (it would spend our reputation at the destination): a mailbox whose
+  // verdict is Junk keeps the message in its own Junk instead.
   const forwards: PreparedForward[] = [];
   for (const p of plans) {
     if (!p.rules.length) continue;
+    if (judged.verdicts.get(p.mailbox.id)!.junk) {
+      p.store = true;
+      continue;
+    }
     const r = await prepareForwards(core, p.mailbox, p.rules, { traced, mailFrom: message.mailFrom, parsed, auth: { header: auth.header, arc: auth.verdicts.arc } });
     forwards.push(...r.forwards);
     if (r.failed) p.store = true;
@@ -161,10 +175,6 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
   const toStore = plans.filter((p) => p.store);
   if (toStore.some((p) => !quotaAllows(core, p.mailbox, size))) return quotaRefusal;
 
-  // Spam filtering before the 250 (src/spam/filter.ts): refused, or a verdict per mailbox
-  // (Junk or not, and the X-Spam-* fields of its copy).
-  const judged = await judgeInbound(core, { raw: stored, parsed, auth: auth.verdicts, remoteAddress: message.remoteAddress, heloName: message.heloName, mailFrom: message.mailFrom, recipients, mailboxes: plans.map((p) => p.mailbox) });
-  if (judged.refuse) return { code: judged.code, enhanced: judged.enhanced, reply: judged.reply };
   // One blob per distinct set of X-Spam-* fields (mailboxes whose verdicts agree share it).
   const blobs = new Map<string, { blobId: string; size: number; raw: Buffer }>();
   for (const p of toStore) {
@@ -172,7 +182,7 @@ export async function deliverToMailboxes(core: Core, message: InboundMessage, ta
     if (blobs.has(fields)) continue;
     // Return-Path, Received, Authentication-Results, then X-Spam-*, then the message as sent.
     const ar = Buffer.from(auth.header.endsWith('\n') ? auth.header : `${auth.header}\r\n`);
-    const copy = Buffer.concat([returnPath, Buffer.from(received), ar, Buffer.from(fields), auth.body]);
+    const copy = Buffer.concat([returnPath, Buffer.from(received), ar, Buffer.from(fields), body]);
     if (!quotaAllows(core, p.mailbox, copy.length)) return quotaRefusal;
     blobs.set(fields, { blobId: await blobStore(core).put(copy), size: copy.length, raw: copy });
   }

@@ -29,11 +29,13 @@
 //   loops send ARF reports, and SRS0 addresses whose hash and age check out (srs.ts): the bounce of
 //   a message we forwarded, sent on to the original sender; and a broadcast's `mailto:`
 //   unsubscribe address (`unsubscribe+<contact><mac>@`, src/campaigns/unsubscribe.ts), whose MAC
-//   must check out for a workspace owning the host.
+//   must check out for a workspace owning the host; and `dmarc@`, the `rua` of the suggested DMARC
+//   record, whose aggregate reports src/deliverability/dmarc-intake.ts parses and stores.
 // - `deliverInbound` refuses before it commits anything, and answers 250 only once every change is
 //   committed; the door sends the reply only after it returns, so an acknowledged message is never
 //   lost (the blob is fsynced before the commit, see deliver.ts).
 import { inboundGate } from '../privacy/gates.ts';
+import { DMARC_LOCAL_PART, takeDmarcReports } from '../deliverability/dmarc-intake.ts';
 import type { Core } from '../core/core.ts';
 import type { DomainsTable } from '../db/schema.ts';
 import { capabilitiesOf } from '../domains/records.ts';
@@ -135,6 +137,10 @@ async function routeHosted(core: Core, local: string, host: string, domains: Dom
 }
 
 async function routeReturnPath(core: Core, rawLocal: string, local: string, host: string, domains: { id: string; workspace_id: string }[], address: string): Promise<RcptDecision> {
+  if (local === DMARC_LOCAL_PART) {
+    const name = host.slice(host.indexOf('.') + 1);
+    return { accept: true, target: { kind: 'dmarc_report', address: `${local}@${host}`, domains: domains.map((d) => ({ ...d, name })) } };
+  }
   if (ROLE_ADDRESSES.has(local)) {
     return { accept: true, target: { kind: 'report_address', address: `${local}@${host}`, host, workspaceIds: [...new Set(domains.map((d) => d.workspace_id))] } };
   }
@@ -214,6 +220,13 @@ export async function deliverInbound(core: Core, message: InboundMessage): Promi
     replies.push({ code: 250, enhanced: '2.0.0', reply: 'OK: unsubscribed' });
   }
   if (reports.length) replies.push(await processReports(core, message, reports));
+  const dmarc = message.targets.filter((t): t is Extract<InboundTarget, { kind: 'dmarc_report' }> => t.kind === 'dmarc_report');
+  if (dmarc.length) {
+    const outcome = await takeDmarcReports(core, message.raw, dmarc);
+    // Alone, its refusal is the answer; beside other targets (already committed) it cannot be.
+    if (outcome.code !== 250 && replies.length === 0) return outcome as DeliveryOutcome;
+    replies.push(outcome as DeliveryOutcome);
+  }
   if (!replies.length) return { code: 250, enhanced: '2.0.0', reply: 'OK: nothing to do' };
   return replies.length === 1 ? replies[0] : { code: 250, enhanced: '2.0.0', reply: 'OK: delivered' };
 }

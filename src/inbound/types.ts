@@ -15,7 +15,15 @@ export type InboundTarget =
   /** A broadcast's `mailto:` unsubscribe address (src/campaigns/unsubscribe.ts): any mail unsubscribes the contact. */
   | { kind: 'unsubscribe'; address: string; workspaceId: string; contactId: string }
   /** The SRS0 address of a message we forwarded: its bounce goes on to `original`. */
-  | { kind: 'srs'; address: string; original: string; domainId: string; workspaceId: string };
+  | { kind: 'srs'; address: string; original: string; domainId: string; workspaceId: string }
+  /** dmarc@ of a return-path host: DMARC aggregate reports about these domains (src/deliverability/dmarc-intake.ts). */
+  | DmarcTarget;
+
+export interface DmarcTarget {
+  kind: 'dmarc_report';
+  address: string;
+  domains: { id: string; workspace_id: string; name: string }[];
+}
 
 export type RcptDecision =
   | { accept: true; target: InboundTarget }

@@ -24,7 +24,7 @@ import { type PageRequest, pageOfList, paginate } from '../db/paginate.ts';
 import type { MessagesTable } from '../db/schema.ts';
 import { parseMessage } from '../mailstore/parse.ts';
 import { attachmentsOfMessages, readRaw, viewInputOf } from '../mailstore/read.ts';
-import { spamOf } from '../spam/filter.ts';
+import { spamOf, spamOfMany } from '../spam/filter.ts';
 import { type AttachmentRowForView, receivedAttachmentJson, receivedEmailJson, receivedEmailListItem } from '../mailstore/views.ts';
 
 const DOWNLOAD_CONTEXT = 'received-download';
@@ -60,7 +60,8 @@ export async function listReceived(core: Core, workspaceId: string, page: PageRe
   const q = core.db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId).where('direction', '=', 'inbound');
   const { rows, has_more } = await paginate(q, 'id', page);
   const atts = await attachmentsOfMessages(core.db, rows.map((r) => r.id));
-  return { object: 'list' as const, has_more, data: rows.map((r) => receivedEmailListItem(r, atts.get(r.id) ?? [])) };
+  const spam = await spamOfMany(core.db, workspaceId, rows.map((r) => r.id));
+  return { object: 'list' as const, has_more, data: rows.map((r) => ({ ...receivedEmailListItem(r, atts.get(r.id) ?? []), spam: spam.get(r.id) ?? null })) };
 }
 
 export async function getReceived(core: Core, workspaceId: string, id: string, htmlFormat: unknown) {

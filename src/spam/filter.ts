@@ -114,6 +114,7 @@ export async function judgeInbound(core: Core, input: JudgeInput): Promise<Judge
   let engine: SpamVerdict['engine'] = 'builtin';
   let base: Record<string, number> = {};
   let rspamdAction: string | null = null;
+  let rspamdMessage: string | null = null;
   if (core.settings.spam.rspamdUrl) {
     try {
       const r = await rspamdCheck(core, input.raw, { ip: input.remoteAddress, helo: input.heloName, from: input.mailFrom, rcpt: input.recipients, deliverTo: input.recipients[0] });
@@ -123,6 +124,7 @@ export async function judgeInbound(core: Core, input: JudgeInput): Promise<Judge
       base.__total = round(r.score - sum(base));
       if (base.__total === 0) delete base.__total;
       rspamdAction = r.action;
+      rspamdMessage = r.smtpMessage;
     } catch (err) {
       if (!(err instanceof RspamdError)) throw err;
       core.log.warn({ err: err.message }, 'rspamd unavailable: the built-in filter judges this message');
@@ -133,7 +135,7 @@ export async function judgeInbound(core: Core, input: JudgeInput): Promise<Judge
   const visible = (s: Record<string, number>) => Object.fromEntries(Object.entries(s).filter(([k]) => k !== '__total'));
 
   if (rspamdAction === 'reject' || (engine === 'builtin' && baseScore >= rejectScore)) {
-    const names = Object.keys(visible(base)).sort((a, b) => base[b] - base[a]).slice(0, 5).join(', ');
+    const names = [rspamdMessage, ...Object.keys(visible(base)).sort((a, b) => base[b] - base[a]).slice(0, 5)].filter(Boolean).join(', ');
     return { refuse: true, code: 550, enhanced: '5.7.1', reply: `Message refused as spam (score ${baseScore}${names ? `: ${names}` : ''})` };
   }
 
@@ -191,9 +193,47 @@ export async function recordVerdict(core: Core, tx: Db, m: { id: string; workspa
     .execute();
 }
 
+export type SpamJson = { score: number; action: string; symbols: Record<string, number>; engine: string; trained: string | null };
+
+const spamJson = (v: { engine: string; score: number; action: string; symbols_json: string; trained: 'spam' | 'ham' | null }): SpamJson | null =>
+  v.engine === 'none' ? null : { score: Number(v.score), action: v.action, symbols: JSON.parse(v.symbols_json), engine: v.engine, trained: v.trained };
+
 /** `spam: { score, action, symbols }` for the receiving API; null for a message no filter judged. */
-export async function spamOf(db: Db, workspaceId: string, messageId: string): Promise<{ score: number; action: string; symbols: Record<string, number>; engine: string; trained: string | null } | null> {
+export async function spamOf(db: Db, workspaceId: string, messageId: string): Promise<SpamJson | null> {
   const v = await db.selectFrom('spam_verdicts').selectAll().where('message_id', '=', messageId).where('workspace_id', '=', workspaceId).executeTakeFirst();
-  if (!v || v.engine === 'none') return null;
-  return { score: Number(v.score), action: v.action, symbols: JSON.parse(v.symbols_json), engine: v.engine, trained: v.trained };
+  return v ? spamJson(v) : null;
+}
+
+/** The same for a page of messages (the receiving list), in one query. */
+export async function spamOfMany(db: Db, workspaceId: string, messageIds: string[]): Promise<Map<string, SpamJson | null>> {
+  const out = new Map<string, SpamJson | null>();
+  if (!messageIds.length) return out;
+  const rows = await db.selectFrom('spam_verdicts').selectAll().where('workspace_id', '=', workspaceId).where('message_id', 'in', messageIds).execute();
+  for (const v of rows) out.set(v.message_id, spamJson(v));
+  return out;
+}
+
+/**
+ * The message with every X-Spam-* header field removed from its header section: only our own
+ * verdict's fields may reach a mailbox (a sender could otherwise write `X-Spam-Status: No` or
+ * `X-Spam-Flag: YES` and fool a mail client's rules). Continuation lines go with their field.
+ */
+export function stripSpamFields(message: Buffer): Buffer {
+  const crlf = message.indexOf('\r\n\r\n');
+  const lf = message.indexOf('\n\n');
+  const end = crlf >= 0 && (lf < 0 || crlf <= lf) ? crlf + 2 : lf >= 0 ? lf + 1 : message.length;
+  const head = message.subarray(0, end).toString('latin1');
+  if (!/^x-spam-/im.test(head)) return message;
+  const lines = head.split(/(?<=\n)/);
+  const kept: string[] = [];
+  let dropping = false;
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) {
+      if (!dropping) kept.push(line);
+      continue;
+    }
+    dropping = /^x-spam-[^:]*:/i.test(line);
+    if (!dropping) kept.push(line);
+  }
+  return Buffer.concat([Buffer.from(kept.join(''), 'latin1'), message.subarray(end)]);
 }

@@ -91,6 +91,27 @@ describe('built-in filter at the MX', () => {
     expect((await api(world.server.url, 'GET', `/v1/emails/receiving/${m.id}`, { key: stranger.apiKey })).status).toBe(404);
   });
 
+  it('does not forward junk: a forwarding inbox keeps it in its Junk; clean mail is forwarded; forged X-Spam-* fields are removed', async () => {
+    const fwd = await createTestMailbox(core, { workspaceId: box.workspaceId, domainName: domain, localPart: 'frank' });
+    const rule = await api(world.server.url, 'POST', `/v1/inboxes/${fwd.mailbox.id}/forwarding`, { key: box.apiKey!, body: { to: 'frank@elsewhere.example.net', keep_copy: false } });
+    expect(rule.status).toBe(201);
+    const forwards = async () => Number((await core.db.selectFrom('emails').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', box.workspaceId).where('source', '=', 'forward').executeTakeFirstOrThrow()).n);
+    const before = await forwards();
+    const junkId = `${uniq()}@remote.test`;
+    const forged = rawMessage({ from: 'sender@remote.test', to: `frank@${domain}`, subject: 'Listed', messageId: junkId, text: 'From a listed host.', headers: { 'X-Spam-Status': 'No, score=-99', 'X-Spam-Flag': 'NO', 'x-spam-symbols': 'NONE,\r\n\tALSO_NONE' } });
+    expect((await send(forged, `frank@${domain}`, '127.0.0.9')).code).toBe(250);
+    const [j] = await stored(fwd.mailbox.id, junkId);
+    expect(j.special_use).toBe('junk');
+    expect(await forwards()).toBe(before);
+    const head = (await (await import('../outbound/accept.ts')).blobStore(core).get(j.blob_id)).toString('latin1').split('\r\n\r\n')[0];
+    expect(head.match(/^X-Spam-Status:/gim)).toHaveLength(1);
+    expect(head).not.toMatch(/score=-99|X-Spam-Flag: NO|ALSO_NONE/i);
+    const cleanId = `${uniq()}@remote.test`;
+    expect((await send(rawMessage({ from: 'sender@remote.test', to: `frank@${domain}`, subject: 'Clean', messageId: cleanId, text: 'Dinner?' }), `frank@${domain}`)).code).toBe(250);
+    expect(await forwards()).toBe(before + 1);
+    expect(await stored(fwd.mailbox.id, cleanId)).toHaveLength(0);
+  });
+
   it('keeps a clean message from an unlisted client in INBOX with X-Spam-Status: No', async () => {
     const id = `${uniq()}@remote.test`;
     expect((await send(rawMessage({ from: 'sender@remote.test', to: `carol@${domain}`, subject: 'Clean', messageId: id, text: 'Lunch tomorrow?' }))).code).toBe(250);

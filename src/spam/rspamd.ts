@@ -18,6 +18,8 @@ export interface RspamdResult {
   requiredScore: number;
   action: string;
   symbols: Record<string, number>;
+  /** rspamd's text for the SMTP reply (`messages.smtp_message`), e.g. "Gtube pattern". */
+  smtpMessage: string | null;
 }
 
 export interface RspamdEnvelope {
@@ -64,7 +66,10 @@ export async function rspamdCheck(core: Core, raw: Buffer, env: RspamdEnvelope):
   if (status !== 200 || !json || typeof json.score !== 'number') throw new RspamdError(`rspamd /checkv2 answered ${status}${json?.error ? `: ${json.error}` : ''}`);
   const symbols: Record<string, number> = {};
   for (const [name, s] of Object.entries(json.symbols ?? {})) symbols[name] = Number((s as any)?.score ?? 0);
-  return { score: json.score, requiredScore: Number(json.required_score ?? 0), action: String(json.action ?? 'no action'), symbols };
+  const smtp = json.messages?.smtp_message;
+  // Outside text going into an SMTP reply: one line, printable, bounded.
+  const smtpMessage = typeof smtp === 'string' ? smtp.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 200) || null : null;
+  return { score: json.score, requiredScore: Number(json.required_score ?? 0), action: String(json.action ?? 'no action'), symbols, smtpMessage };
 }
 
 /** Trains rspamd's Bayes classifier with one message. */

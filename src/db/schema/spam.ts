@@ -84,7 +84,23 @@ export interface DmarcReportsTable {
   created_at: number;
 }
 
+export interface OutboundContentChecksTable {
+  email_id: string;
+  workspace_id: string;
+  /** 'builtin' or 'rspamd'. */
+  engine: string;
+  score: number;
+  action: string;
+  symbols_json: string;
+  /** 1: scored as spam and held for review (held_recipients reason 'content'). */
+  spam: number;
+  /** When an operator released it (`mailstack workspace release-held`): not held again. */
+  released_at: number | null;
+  created_at: number;
+}
+
 export interface SpamSchema {
+  outbound_content_checks: OutboundContentChecksTable;
   spam_verdicts: SpamVerdictsTable;
   spam_bayes_tokens: SpamBayesTokensTable;
   spam_bayes_totals: SpamBayesTotalsTable;

@@ -42,6 +42,7 @@ import { type Email, type Recipient, type StatusDetail, setRecipientStatus } fro
 import { deliverInDevelopment, testAddress } from '../../devmode/delivery.ts';
 import { suppressAddress } from '../suppressions.ts';
 import { holdIfPaused } from '../../abuse/sending.ts';
+import { holdIfSpam } from '../../abuse/content.ts';
 import { verpAddress } from '../verp.ts';
 import { resolveRoute } from './mx.ts';
 import { mxMatches, policyFor, trustedCas } from './mta-sts.ts';
@@ -144,6 +145,9 @@ export async function deliverRecipient(core: Core, recipientId: string, ctx: Pic
     await fail(core, r.id, 'The stored message is missing from the blob store.');
     return null;
   }
+
+  // A message that scores as spam is held for review, not sent (src/abuse/content.ts).
+  if (await holdIfSpam(core, r, email, raw, (tx, id, status) => setRecipientStatus(core, tx, id, status))) return null;
 
   // A forward (or a bounce sent on) carries its own envelope sender: SRS0, or '' for the null path.
   const from = email.envelope_from ?? verpAddress(r.verp_token, `${domain.return_path}.${domain.name}`);
