@@ -52,7 +52,7 @@ export const BROADCAST_JOB = 'campaigns.broadcast';
 const UNLIMITED_BATCH = 500;
 const COMPOSE_CONCURRENCY = 16;
 /** How long a paused workspace's broadcast waits before its next batch is tried again. */
-export const PAUSED_RETRY_MS = 60_000;
+export const PAUSED_RETRY_MS = 5_000;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function str(v: unknown, field: string, max: number): string | null | undefined {
