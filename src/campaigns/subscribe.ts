@@ -59,13 +59,13 @@ export async function createForm(core: Core, workspaceId: string, body: any) {
   const from = body.from;
   const mb = typeof from === 'string' && from.length <= 998 ? parseMailbox(from) : null;
   if (!mb) throw new CoreError(422, 'invalid_from_address', 'Invalid `from` field: the sender of the confirmation mail, `email@example.com` or `Name <email@example.com>`.');
-  // The confirmation mail must be able to go: the domain is verified now (403 otherwise).
-  await domainForSending(core, workspaceId, mb.domain);
   const seg = body.segment_id ?? null;
   const topic = body.topic_id ?? null;
   if (seg === null && topic === null) throw invalid('A form needs a `segment_id`, a `topic_id`, or both: what a subscriber joins.');
   if (seg !== null && !(typeof seg === 'string' && isUuid(seg) && (await core.db.selectFrom('segments').select('id').where('workspace_id', '=', workspaceId).where('id', '=', seg.toLowerCase()).executeTakeFirst()))) throw notFound('Segment');
   if (topic !== null && !(typeof topic === 'string' && isUuid(topic) && (await core.db.selectFrom('topics').select('id').where('workspace_id', '=', workspaceId).where('id', '=', topic.toLowerCase()).executeTakeFirst()))) throw notFound('Topic');
+  // The confirmation mail must be able to go: the domain is verified now (403 otherwise).
+  await domainForSending(core, workspaceId, mb.domain);
   const doi = body.double_opt_in ?? true;
   if (typeof doi !== 'boolean') throw invalid('The `double_opt_in` field must be true or false.');
   let redirect: string | null = null;
