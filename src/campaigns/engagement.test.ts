@@ -8,6 +8,7 @@ import type { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pauseSending, resumeSending } from '../abuse/sending.ts';
 import { systemActor } from '../core/core.ts';
+import { takeSendTokens } from './send-rate.ts';
 import { type TestDns, startTestDns } from '../testkit/dns-server.ts';
 import { type TestMx, freePort, startMx } from '../testkit/remote-mx.ts';
 import { type TestServer, startTestServer } from '../testkit/server.ts';
@@ -189,4 +190,18 @@ describe('abuse controls', () => {
     await waitFor('the broadcast finished', async () => (await resend.broadcasts.get(b.id)).data?.status === 'sent', 30_000);
     expect(await count()).toBe(8);
   }, 60_000);
+
+  it('every sender of a workspace takes from one bucket of MAILSTACK_BROADCAST_RATE a second; workspaces do not share', async () => {
+    const core = server.platform.core;
+    const a = (await server.setup('owner@bucket-a.test', 'Bucket A')).workspaceId;
+    const b = (await server.setup('owner@bucket-b.test', 'Bucket B')).workspaceId;
+    const t0 = Date.now();
+    // A broadcast batch and an automation asking at once: together they get one second's worth.
+    const [first, second] = [await takeSendTokens(core, a, 5), await takeSendTokens(core, a, 5)];
+    const elapsed = Date.now() - t0;
+    expect(first.granted).toBe(3);
+    expect(first.granted + second.granted).toBeLessThanOrEqual(3 + Math.floor((elapsed * 3) / 1000));
+    if (second.granted < 5) expect(second.waitMs).toBeGreaterThan(0);
+    expect((await takeSendTokens(core, b, 5)).granted).toBe(3);
+  });
 });
