@@ -385,7 +385,10 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
   if (!done) {
     b.cursor = contacts.at(-1)?.id ?? b.cursor;
     // The bucket refills at the rate: the next batch a second on (or as soon as tokens are back).
-    await enqueueNext(rate > 0 ? core.clock.now() + (partial ? Math.max(tokens.waitMs, 50) : 1000) : core.clock.now());
+    // Without a rate the next batch is due at once, dated at the broadcast's creation: the queue
+    // runs jobs by run_at, so it goes ahead of the deliveries this batch just queued instead of
+    // waiting behind them (the fan-out would otherwise crawl at the speed of delivery).
+    await enqueueNext(rate > 0 ? core.clock.now() + (partial ? Math.max(tokens.waitMs, 50) : 1000) : Math.min(b.created_at, core.clock.now()));
   }
 }
 
