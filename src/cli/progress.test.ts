@@ -25,7 +25,8 @@ function onTerminal(command: string, env: Record<string, string>): { child: Chil
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  return { child, output: () => stripAnsi(out), exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+  // 'close', not 'exit': when the process has exited, the last bytes on its pipes may still be unread.
+  return { child, output: () => stripAnsi(out), exited: new Promise((resolve) => child.once('close', (code) => resolve(code))) };
 }
 
 describe('progress', () => {
@@ -59,7 +60,7 @@ describe('progress', () => {
     const child = spawn(TSX, [TASK], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', STEPS: '40', STEP_MS: '100' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
-    const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
     try {
       await until('three steps', () => err.split('\n').filter(Boolean).length >= 3, 60_000);
       child.kill('SIGINT');
