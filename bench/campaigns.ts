@@ -5,7 +5,7 @@
 // beside Postfix relaying BENCH_POSTFIX_MESSAGES messages to the same sink.
 //
 //   npx tsx bench/campaigns.ts     (BENCH_CONTACTS=1000000 by default;
-//                                   MAILSTACK_TEST_DATABASE_URL=postgres://… for PostgreSQL)
+//                                   MAILSTACK_TEST_STORE=postgres MAILSTACK_TEST_DATABASE_URL=postgres://… for PostgreSQL)
 //
 // BENCH_SKIP_BROADCAST=1 stops after the import and the segment walk (a million-message broadcast
 // takes hours on a small machine; see the README for the figures measured).
