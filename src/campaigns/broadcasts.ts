@@ -8,11 +8,21 @@
 //   emails (acceptMessage's recordMessage), the `broadcast_recipients` rows and the new cursor.
 //   A crash loses at most an uncommitted batch, which the next job redoes; the unique
 //   (broadcast_id, email) row means a contact is never sent one broadcast twice.
-// - Rate: a batch holds MAILSTACK_BROADCAST_RATE messages and the next one runs a second after
-//   this one was committed, so a workspace gets at most that many per second; only one broadcast per
-//   workspace fans out at a time (the oldest), so two broadcasts do not double the rate. 0 means
-//   no limit (batches of 500, back to back). Delivery itself goes through the MTA's queue and its
-//   per-destination connection limit (MAILSTACK_MX_CONCURRENCY).
+// - Rate: a batch holds at most MAILSTACK_BROADCAST_RATE contacts, and the messages it sends are
+//   taken from the workspace's send-rate bucket (send-rate.ts), which automations share: the
+//   workspace gets at most that many per second whoever sends. A batch granted fewer tokens than
+//   it has messages sends only that many contacts and leaves the rest to the next batch. Only
+//   one broadcast per workspace fans out at a time (the oldest). 0 means no limit (batches of
+//   500, back to back). Delivery itself goes through the MTA's queue and its per-destination
+//   connection limit (MAILSTACK_MX_CONCURRENCY).
+// - Abuse controls (src/abuse/sending.ts): each batch first asks `sendingAllowed`; while the
+//   workspace is paused the broadcast stays `sending` and its next batch is tried PAUSED_RETRY_MS
+//   later, so a pause stops it mid-way and a resume lets it finish. A quota refusal from the
+//   accept gate likewise leaves the batch for later instead of failing the job.
+// - Contacts that subscribed through a double opt-in form and have not confirmed
+//   (contact_confirmations) are skipped with `pending_confirmation`.
+// - Tracking (tracking.ts) is added only when the sending domain turned it on; each message's
+//   broadcast_recipients id is chosen before composing, so its tracked links can name it.
 // - Checks are made when each batch runs, not when the broadcast was created: an unsubscribe or
 //   suppression that lands while a broadcast is going out is honoured for every message not yet
 //   handed to the MTA. `cancel` stops the fan-out at the next batch.
@@ -31,13 +41,18 @@ import { type AcceptInput, type StoredMessage, recordMessage, storeMessage } fro
 import { parseMailbox } from '../outbound/addresses.ts';
 import { composeMessage, scheduleTime, validateSendRequest } from '../outbound/compose.ts';
 import { findSuppression } from '../outbound/suppressions.ts';
+import { SendingRefused, sendingAllowed } from '../abuse/sending.ts';
 import { propertyDefinitions } from './contacts.ts';
+import { takeSendTokens } from './send-rate.ts';
+import { type Tracking, addTracking, engagementOf, trackingOf } from './tracking.ts';
 import { escapeHtml, render } from './render.ts';
 import { unsubscribeMailto, unsubscribeUrl } from './unsubscribe.ts';
 
 export const BROADCAST_JOB = 'campaigns.broadcast';
 const UNLIMITED_BATCH = 500;
 const COMPOSE_CONCURRENCY = 16;
+/** How long a paused workspace's broadcast waits before its next batch is tried again. */
+export const PAUSED_RETRY_MS = 5_000;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function str(v: unknown, field: string, max: number): string | null | undefined {
@@ -205,12 +220,23 @@ export async function broadcastRecipients(core: Core, workspaceId: string, id: s
     case 'delivered': case 'bounced': case 'complained': q = q.where('er.status', '=', page.type); break;
     case 'suppressed': q = q.where((eb) => eb.or([eb('br.skip_reason', '=', 'suppressed'), eb('er.status', '=', 'suppressed')])); break;
     case 'unsubscribed': q = q.where('br.skip_reason', 'in', ['unsubscribed', 'topic_opt_out']); break;
-    case 'opened': case 'clicked': q = q.where('br.id', '=', ''); break; // open and click tracking are not recorded
+    case 'opened': case 'clicked': {
+      const kind = page.type;
+      q = q.where((eb) => eb.exists(eb.selectFrom('broadcast_events as be').select('be.id').whereRef('be.recipient_id', '=', 'br.id').where('be.kind', '=', kind)));
+      break;
+    }
   }
   const { rows, has_more } = await paginate(q, 'br.id', page);
+  const seen = page.type === 'opened' || page.type === 'clicked' ? await engagementOf(core.db, b.id, rows.map((r) => r.id)) : null;
   return {
     object: 'list' as const, has_more,
-    data: rows.map((r) => ({ id: r.id, contact_id: r.contact_id, email: r.email, email_id: r.email_id, status: r.skip_reason ? 'skipped' : (r.status ?? 'queued'), skip_reason: r.skip_reason, ...(page.type === 'bounced' ? { bounce_type: 'permanent' } : {}) })),
+    data: rows.map((r) => {
+      const e = seen?.get(r.id);
+      const extra = page.type === 'opened' ? { count: e?.opens ?? 0 }
+        : page.type === 'clicked' ? { count: [...(e?.clicks.values() ?? [])].reduce((a, n) => a + n, 0), clicked_links: [...(e?.clicks ?? [])].map(([url, clicks]) => ({ url, clicks })) }
+        : page.type === 'bounced' ? { bounce_type: 'permanent' } : {};
+      return { id: r.id, contact_id: r.contact_id, email: r.email, email_id: r.email_id, status: r.skip_reason ? 'skipped' : (r.status ?? 'queued'), skip_reason: r.skip_reason, ...extra };
+    }),
   };
 }
 
@@ -237,6 +263,7 @@ function lookupFor(c: ContactsTable, defs: Map<string, ContactPropertiesTable>, 
 /** Why this contact gets nothing, or null. */
 async function skipReason(db: Db, b: BroadcastsTable, c: ContactsTable, topicDefault: string | null): Promise<string | null> {
   if (c.unsubscribed) return 'unsubscribed';
+  if (await db.selectFrom('contact_confirmations').select('contact_id').where('contact_id', '=', c.id).executeTakeFirst()) return 'pending_confirmation';
   if (b.topic_id) {
     const t = await db.selectFrom('contact_topics').select('subscription').where('contact_id', '=', c.id).where('topic_id', '=', b.topic_id).executeTakeFirst();
     if ((t?.subscription ?? topicDefault) !== 'opt_in') return 'topic_opt_out';
@@ -245,10 +272,11 @@ async function skipReason(db: Db, b: BroadcastsTable, c: ContactsTable, topicDef
   return null;
 }
 
-async function composeFor(core: Core, b: BroadcastsTable, c: ContactsTable, defs: Map<string, ContactPropertiesTable>, domain: SendingDomain): Promise<AcceptInput> {
+async function composeFor(core: Core, b: BroadcastsTable, c: ContactsTable, defs: Map<string, ContactPropertiesTable>, domain: SendingDomain, recipientId: string, tracking: Tracking): Promise<AcceptInput> {
   const url = unsubscribeUrl(core, b.workspace_id, c.id);
   const lookup = lookupFor(c, defs, url);
   let html = b.html === null ? null : render(b.html, lookup, 'html').out;
+  if (html !== null && (tracking.open || tracking.click)) html = addTracking(core, html, recipientId, tracking);
   if (html !== null && b.preview_text) html = `<div style="display:none;max-height:0;overflow:hidden">${escapeHtml(b.preview_text)}</div>${html}`;
   const text = b.text === null ? null : render(b.text, lookup, 'text').out;
   // A value with a line break would be refused by the send path; in a subject it is only a space.
@@ -261,7 +289,8 @@ async function composeFor(core: Core, b: BroadcastsTable, c: ContactsTable, defs
     },
     { now: core.clock.now() },
   );
-  return composeMessage(core, req, domain, [], { workspaceId: b.workspace_id, apiKeyId: null, source: 'broadcast' });
+  const input = await composeMessage(core, req, domain, [], { workspaceId: b.workspace_id, apiKeyId: null, source: 'broadcast' });
+  return { ...input, broadcastId: b.id };
 }
 
 /** One batch of a broadcast's fan-out; schedules the next. */
@@ -274,6 +303,8 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
   const earlier = await core.db.selectFrom('broadcasts').select('id').where('workspace_id', '=', b.workspace_id).where('status', '=', 'sending').where('id', '<', b.id).executeTakeFirst();
   if (earlier) return void (await enqueueNext(started + 1000));
   if (b.status === 'queued') await core.db.updateTable('broadcasts').set({ status: 'sending', updated_at: started }).where('id', '=', b.id).where('status', '=', 'queued').execute();
+  // A paused workspace sends nothing more until it is resumed; the broadcast waits where it is.
+  if (!(await sendingAllowed(core, b.workspace_id)).allowed) return void (await enqueueNext(started + PAUSED_RETRY_MS));
 
   const rate = core.settings.broadcastRate;
   const size = rate > 0 ? rate : UNLIMITED_BATCH;
@@ -284,7 +315,8 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
     .where('contact_segments.segment_id', '=', b.segment_id ?? '')
     .where('contacts.workspace_id', '=', b.workspace_id);
   if (b.cursor) q = q.where('contacts.id', '>', b.cursor);
-  const contacts = await q.orderBy('contacts.id', 'asc').limit(size).execute();
+  let contacts = await q.orderBy('contacts.id', 'asc').limit(size).execute();
+  const exhausted = contacts.length < size;
 
   const defs = await propertyDefinitions(core.db, b.workspace_id);
   const topic = b.topic_id ? await core.db.selectFrom('topics').select('default_subscription').where('id', '=', b.topic_id).executeTakeFirst() : undefined;
@@ -293,10 +325,26 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
     await core.db.updateTable('broadcasts').set({ status: 'canceled', updated_at: started }).where('id', '=', b.id).execute();
     return;
   }
+  let planned: { c: ContactsTable; rid: string; skip: string | null; input?: AcceptInput; stored?: StoredMessage }[] = [];
+  for (const c of contacts) planned.push({ c, rid: newId(started), skip: await skipReason(core.db, b, c, topic?.default_subscription ?? null) });
+  // The workspace's shared bucket decides how many of these go now; the rest wait for the next batch.
+  const sendable = planned.filter((p) => !p.skip).length;
+  const tokens = await takeSendTokens(core, b.workspace_id, sendable);
+  let partial = false;
+  if (tokens.granted < sendable) {
+    partial = true;
+    let left = tokens.granted;
+    const cut = planned.findIndex((p) => !p.skip && left-- === 0);
+    planned = planned.slice(0, cut);
+    contacts = contacts.slice(0, cut);
+    if (!planned.length) return void (await enqueueNext(core.clock.now() + Math.max(tokens.waitMs, 50)));
+  }
   let domain: SendingDomain | null = null;
-  const planned: { c: ContactsTable; skip: string | null; input?: AcceptInput; stored?: StoredMessage }[] = [];
-  for (const c of contacts) planned.push({ c, skip: await skipReason(core.db, b, c, topic?.default_subscription ?? null) });
-  if (planned.some((p) => !p.skip)) domain = await domainForSending(core, b.workspace_id, parseMailbox(b.from_header)!.domain);
+  let tracking: Tracking = { open: false, click: false };
+  if (planned.some((p) => !p.skip)) {
+    domain = await domainForSending(core, b.workspace_id, parseMailbox(b.from_header)!.domain);
+    tracking = await trackingOf(core.db, domain.id);
+  }
   // Composing, signing and fsyncing are independent per message: several at once.
   let next = 0;
   await Promise.all(
@@ -304,32 +352,43 @@ export async function runBroadcastBatch(core: Core, broadcastId: string): Promis
       while (next < planned.length) {
         const p = planned[next++];
         if (p.skip) continue;
-        p.input = await composeFor(core, b, p.c, defs, domain!);
+        p.input = await composeFor(core, b, p.c, defs, domain!, p.rid, tracking);
         p.stored = await storeMessage(core, p.input);
       }
     }),
   );
 
-  const done = await core.store.transaction(async (tx) => {
-    // Canceled while this batch was being prepared: hand nothing more to the MTA.
-    const now = await tx.selectFrom('broadcasts').select(['status', 'cursor']).where('id', '=', b.id).executeTakeFirst();
-    if (!now || now.status !== 'sending' || now.cursor !== b.cursor) return true;
-    const at = core.clock.now();
-    for (const p of planned) {
-      const exists = await tx.selectFrom('broadcast_recipients').select('id').where('broadcast_id', '=', b.id).where('email', '=', p.c.email).executeTakeFirst();
-      if (exists) continue;
-      const emailId = p.input ? await recordMessage(core, tx, p.input, p.stored!) : null;
-      await tx.insertInto('broadcast_recipients').values({ id: newId(at), workspace_id: b.workspace_id, broadcast_id: b.id, contact_id: p.c.id, email: p.c.email, email_id: emailId, skip_reason: p.skip, created_at: at }).execute();
-    }
-    const last = contacts.at(-1)?.id ?? b.cursor;
-    const finished = contacts.length < size;
-    await tx.updateTable('broadcasts').set({ cursor: last, updated_at: at, ...(finished ? { status: 'sent', sent_at: at } : {}) }).where('id', '=', b.id).execute();
-    return finished;
-  });
+  let done: boolean;
+  try {
+    done = await core.store.transaction(async (tx) => {
+      // Canceled while this batch was being prepared: hand nothing more to the MTA.
+      const now = await tx.selectFrom('broadcasts').select(['status', 'cursor']).where('id', '=', b.id).executeTakeFirst();
+      if (!now || now.status !== 'sending' || now.cursor !== b.cursor) return true;
+      const at = core.clock.now();
+      for (const p of planned) {
+        const exists = await tx.selectFrom('broadcast_recipients').select('id').where('broadcast_id', '=', b.id).where('email', '=', p.c.email).executeTakeFirst();
+        if (exists) continue;
+        const emailId = p.input ? await recordMessage(core, tx, p.input, p.stored!) : null;
+        await tx.insertInto('broadcast_recipients').values({ id: p.rid, workspace_id: b.workspace_id, broadcast_id: b.id, contact_id: p.c.id, email: p.c.email, email_id: emailId, skip_reason: p.skip, created_at: at }).execute();
+      }
+      const last = contacts.at(-1)?.id ?? b.cursor;
+      const finished = exhausted && !partial;
+      await tx.updateTable('broadcasts').set({ cursor: last, updated_at: at, ...(finished ? { status: 'sent', sent_at: at } : {}) }).where('id', '=', b.id).execute();
+      return finished;
+    });
+  } catch (err) {
+    // Paused (or out of quota) between the check above and the commit: nothing of this batch was
+    // recorded; try it again later rather than spending the job's attempts.
+    if (err instanceof SendingRefused) return void (await enqueueNext(core.clock.now() + (err.status === 429 ? (err.retryAfterSeconds ?? 60) * 1000 : PAUSED_RETRY_MS)));
+    throw err;
+  }
   if (!done) {
-    b.cursor = contacts.at(-1)!.id;
-    // A second after this batch was handed over: no window of one second ever holds two batches.
-    await enqueueNext(rate > 0 ? core.clock.now() + 1000 : core.clock.now());
+    b.cursor = contacts.at(-1)?.id ?? b.cursor;
+    // The bucket refills at the rate: the next batch a second on (or as soon as tokens are back).
+    // Without a rate the next batch is due at once, dated at the broadcast's creation: the queue
+    // runs jobs by run_at, so it goes ahead of the deliveries this batch just queued instead of
+    // waiting behind them (the fan-out would otherwise crawl at the speed of delivery).
+    await enqueueNext(rate > 0 ? core.clock.now() + (partial ? Math.max(tokens.waitMs, 50) : 1000) : Math.min(b.created_at, core.clock.now()));
   }
 }
 

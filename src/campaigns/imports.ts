@@ -15,9 +15,16 @@
 //   line and the number of rows that were applied.
 // - A bad row (invalid address, a value of the wrong type, more cells than the header has
 //   columns) is counted as failed with its line number and skipped; the first MAX_ERRORS are kept.
+// - An import from a URL (`url` instead of a file) is fetched once, through the SSRF guard of
+//   webhooks (events/address.ts: every address the host resolves to must be public unless
+//   MAILSTACK_WEBHOOK_ALLOW_PRIVATE, and the connection goes only to the checked addresses), with
+//   no redirects followed, a timeout, and the same size cap, into the same file an upload makes.
 // - A cell is text and stays text: `=cmd|' /C calc'!A0` is stored as those characters, never
 //   evaluated, and no formula prefix is added or removed here.
 import { createReadStream, createWriteStream } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -29,6 +36,7 @@ import { isUuid, newId } from '../core/ids.ts';
 import { type PageRequest, paginate } from '../db/paginate.ts';
 import type { ContactImportsTable, ContactPropertiesTable } from '../db/schema.ts';
 import type { Worker } from '../jobs/worker.ts';
+import { TargetRefused, resolveTarget } from '../events/address.ts';
 import {
   type ContactInput, checkSegmentsField, checkTopicsField, normaliseContactEmail, propertyDefinitions, requireSegments, requireTopics, writeContacts, MAX_NAME,
 } from './contacts.ts';
@@ -117,6 +125,51 @@ export async function receiveFile(core: Core, source: Readable, max = core.setti
     throw err;
   }
   return file;
+}
+
+const FETCH_TIMEOUT_MS = 60_000;
+
+/** Fetches the CSV at `raw` (http or https) through the SSRF guard into an import file. */
+export async function fetchImportFile(core: Core, raw: unknown, max = core.settings.importMaxBytes): Promise<string> {
+  let url: URL;
+  try {
+    if (typeof raw !== 'string' || raw.length > 2000) throw new Error();
+    url = new URL(raw);
+  } catch {
+    throw invalid('The `url` field must be an http or https URL of at most 2000 characters.');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('The `url` field must be an http or https URL.');
+  if (url.username || url.password) throw invalid('The `url` must not contain a user name or password.');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  let target;
+  try {
+    target = await resolveTarget(host, core.settings.webhookAllowPrivate, core.settings.dnsServers);
+  } catch (err) {
+    if (err instanceof TargetRefused) throw invalid(err.message.replace('webhooks may only be sent', 'imports may only be fetched from'));
+    throw err;
+  }
+  const lookup = ((_h: string, o: { all?: boolean }, cb: (...a: any[]) => void) => (o?.all ? cb(null, target.addresses) : cb(null, target.addresses[0].address, target.addresses[0].family))) as LookupFunction;
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(
+      { method: 'GET', protocol: url.protocol, hostname: host, port: url.port || undefined, path: url.pathname + url.search, agent: false, lookup, servername: isIP(host) ? undefined : host, headers: { 'user-agent': 'Mailstack-Import/1', accept: 'text/csv, text/plain, */*' } },
+      resolve,
+    );
+    req.setTimeout(FETCH_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${FETCH_TIMEOUT_MS / 1000}s`)));
+    req.on('error', reject);
+    req.end();
+  }).catch((err: Error) => {
+    throw invalid(`The import URL could not be fetched: ${err.message}.`);
+  });
+  if (res.statusCode !== 200) {
+    res.resume();
+    throw invalid(`The import URL answered ${res.statusCode}${res.statusCode && res.statusCode >= 300 && res.statusCode < 400 ? ' (a redirect: redirects are not followed; give the final URL)' : ''}, not 200.`);
+  }
+  const declared = Number(res.headers['content-length'] ?? 0);
+  if (declared > max) {
+    res.destroy();
+    throw new UploadTooLarge(max);
+  }
+  return receiveFile(core, res, max);
 }
 
 function parser(fromLine = 1) {

@@ -18,6 +18,7 @@ import * as m0050 from './migrations/0050_privacy_lifecycle.ts';
 import * as m0030 from './migrations/0030_webmail_counts.ts';
 import * as m0055 from './migrations/0055_exports_erasures.ts';
 import * as m0040 from './migrations/0040_campaigns.ts';
+import * as m0041 from './migrations/0041_campaign_tracking_optin.ts';
 import * as m0020 from './migrations/0020_imap_recent.ts';
 import * as m0021 from './migrations/0021_imap_subscriptions.ts';
 import * as m0070 from './migrations/0070_spam_abuse.ts';
@@ -43,6 +44,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0030_webmail_counts': m0030,
   '0055_exports_erasures': m0055,
   '0040_campaigns': m0040,
+  '0041_campaign_tracking_optin': m0041,
   '0020_imap_recent': m0020,
   '0021_imap_subscriptions': m0021,
   '0070_spam_abuse': m0070,

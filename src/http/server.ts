@@ -34,6 +34,7 @@ import { emailMetricsRoutes } from './routes/email-metrics.ts';
 import { autoconfigRoutes } from './routes/autoconfig.ts';
 import { contactRoutes, templateRoutes } from './routes/contacts.ts';
 import { broadcastRoutes, importRoutes } from './routes/broadcasts.ts';
+import { subscribeRoutes } from './routes/subscribe.ts';
 import { mtaStsRoutes } from './routes/mta-sts.ts';
 import { notOffered } from './not-offered.ts';
 import { webmailRoutes } from './routes/webmail.ts';
@@ -177,6 +178,7 @@ export async function buildHttpServer(core: Core, opts: HttpOptions): Promise<Fa
   templateRoutes(app, core);
   broadcastRoutes(app, core);
   importRoutes(app, core);
+  subscribeRoutes(app, core);
   lifecycleRoutes(app, core);
   return app;
 }

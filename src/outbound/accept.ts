@@ -65,6 +65,8 @@ export interface AcceptInput {
   idempotencyKey?: string | null;
   /** An SRS0 envelope sender for a forwarded message; by default each recipient's VERP path. */
   envelopeFrom?: string | null;
+  /** The broadcast this message is one of (src/campaigns/broadcasts.ts). */
+  broadcastId?: string | null;
 }
 
 /** The blob store of this node (message files under <data>/blobs). */
@@ -130,6 +132,7 @@ export async function recordMessage(core: Core, tx: Db, input: AcceptInput, stor
       scheduled_at: scheduled ? input.scheduledAt : null,
       idempotency_key: input.idempotencyKey ?? null,
       envelope_from: input.envelopeFrom ?? null,
+      broadcast_id: input.broadcastId ?? null,
       created_at: now,
       updated_at: now,
     })

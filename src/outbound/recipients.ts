@@ -58,6 +58,8 @@ export function emailEventData(email: Email, recipients: string[]) {
     from: email.from_header,
     to: recipients,
     subject: email.subject,
+    // Resend's events of a broadcast's messages name the broadcast.
+    ...(email.broadcast_id ? { broadcast_id: email.broadcast_id } : {}),
     ...(Object.keys(tags).length ? { tags } : {}),
   };
 }

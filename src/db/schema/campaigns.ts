@@ -178,4 +178,51 @@ export interface CampaignsSchema {
   broadcasts: BroadcastsTable;
   broadcast_recipients: BroadcastRecipientsTable;
   contact_imports: ContactImportsTable;
+  broadcast_events: BroadcastEventsTable;
+  workspace_send_rate: WorkspaceSendRateTable;
+  subscribe_forms: SubscribeFormsTable;
+  contact_confirmations: ContactConfirmationsTable;
+}
+
+/** From 0041: an open or a click of a broadcast message (src/campaigns/tracking.ts). */
+export interface BroadcastEventsTable {
+  id: string;
+  workspace_id: string;
+  broadcast_id: string;
+  /** The broadcast_recipients row the tracked message was sent to. */
+  recipient_id: string;
+  kind: 'opened' | 'clicked';
+  /** The link's target, for a click. */
+  url: string | null;
+  created_at: number;
+}
+
+/** From 0041: the token bucket every campaign send of a workspace takes from (src/campaigns/send-rate.ts). */
+export interface WorkspaceSendRateTable {
+  workspace_id: string;
+  tokens: number;
+  updated_at: number;
+}
+
+/** From 0041: a public subscribe form (POST /subscribe/:form_id). */
+export interface SubscribeFormsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  segment_id: string | null;
+  topic_id: string | null;
+  /** The From of the confirmation mail; its domain must be verified to send. */
+  from_header: string;
+  double_opt_in: number;
+  /** Where the browser goes after a subscribe or a confirmation (https only), else our own page. */
+  redirect_url: string | null;
+  created_at: number;
+}
+
+/** From 0041: a contact that subscribed through a double opt-in form and has not confirmed yet. */
+export interface ContactConfirmationsTable {
+  contact_id: string;
+  workspace_id: string;
+  form_id: string;
+  requested_at: number;
 }

@@ -31,6 +31,8 @@ export interface EmailsTable {
   body_purged_at: number | null;
   /** From 0007: an SRS0 envelope sender for a forwarded message (else the recipient's VERP path). */
   envelope_from: string | null;
+  /** From 0041: the broadcast this email is one message of; carried as `broadcast_id` on its events. */
+  broadcast_id?: string | null;
 }
 
 export interface EmailRecipientsTable {

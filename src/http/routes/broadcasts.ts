@@ -9,7 +9,8 @@ import {
   broadcastRecipients, cancelBroadcast, createBroadcast, duplicateBroadcast, getBroadcast, listBroadcasts, removeBroadcast, sendBroadcast, updateBroadcast,
 } from '../../campaigns/broadcasts.ts';
 import { oneClickUnsubscribe, preferencePage, savePreferences } from '../../campaigns/unsubscribe.ts';
-import { UploadTooLarge, createImport, getImport, importOptionsOf, listImports, receiveFile } from '../../campaigns/imports.ts';
+import { PIXEL, clickedLinks, recordClick, recordOpen } from '../../campaigns/tracking.ts';
+import { UploadTooLarge, createImport, fetchImportFile, getImport, importOptionsOf, listImports, receiveFile } from '../../campaigns/imports.ts';
 import { type Core, CoreError, invalid } from '../../core/core.ts';
 import { pageOf } from '../pagination.ts';
 import { campaignRoute } from './contacts.ts';
@@ -31,9 +32,20 @@ export function broadcastRoutes(app: FastifyInstance, core: Core) {
   route('GET', '/v1/broadcasts/:id/recipients', 'campaigns:read', 'Per-recipient outcome (`type` filters; `skip_reason` says why a contact got nothing)', (ws, r) =>
     broadcastRecipients(core, ws, p(r).id, { ...pageOf(q(r)), type: q(r).type, email: q(r).email }),
   );
-  route('GET', '/v1/broadcasts/:id/clicked-links', 'campaigns:read', 'Clicked links (click tracking is not built: always empty)', async (ws, r) => {
-    await getBroadcast(core, ws, p(r).id);
-    return { object: 'list', has_more: false, data: [] };
+  route('GET', '/v1/broadcasts/:id/clicked-links', 'campaigns:read', 'Clicked links with clicks and unique clicks (recorded when the sending domain has click tracking on)', (ws, r) =>
+    clickedLinks(core, ws, p(r).id, pageOf(q(r))),
+  );
+
+  // Open and click tracking (src/campaigns/tracking.ts): no sign-in, the sealed token is the key.
+  const Tracked = Type.Object({ token: Type.String({ minLength: 10, maxLength: 4000, pattern: '^[A-Za-z0-9._-]+$' }) });
+  const seen = (r: any) => ({ ip: r.ip as string, userAgent: String(r.headers['user-agent'] ?? '') });
+  app.get('/t/o/:token', { config: { auth: 'none' }, schema: { hide: true, params: Tracked } as any }, async (request, reply) => {
+    await recordOpen(core, (request.params as any).token, seen(request));
+    return reply.header('cache-control', 'no-store, private').header('referrer-policy', 'no-referrer').type('image/gif').send(PIXEL);
+  });
+  app.get('/t/c/:token', { config: { auth: 'none' }, schema: { hide: true, params: Tracked } as any }, async (request, reply) => {
+    const url = await recordClick(core, (request.params as any).token, seen(request));
+    return reply.header('cache-control', 'no-store, private').header('referrer-policy', 'no-referrer').redirect(url, 302);
   });
 
   // The unsubscribe door: a form body (RFC 8058 §3.1 posts application/x-www-form-urlencoded).
@@ -74,7 +86,13 @@ export function importRoutes(app: FastifyInstance, core: Core) {
       // A declared size over the cap is refused before a byte of the body is read.
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > max + 1024 * 1024) throw new UploadTooLarge(max);
-      if (!request.isMultipart()) throw invalid('Send the CSV as multipart/form-data with a `file` part (the SDK does).');
+      // A JSON body with `url`: the file is fetched from there (through the SSRF guard).
+      if (!request.isMultipart() && request.body && typeof request.body === 'object' && typeof (request.body as any).url === 'string') {
+        const fields = request.body as Record<string, unknown>;
+        const opts = importOptionsOf(fields);
+        return { object: 'contact_import', id: await createImport(core, ws, await fetchImportFile(core, fields.url), opts) };
+      }
+      if (!request.isMultipart()) throw invalid('Send the CSV as multipart/form-data with a `file` part (the SDK does), or JSON with a `url` to fetch it from.');
       const fields: Record<string, unknown> = {};
       let file: string | null = null;
       try {
@@ -92,7 +110,8 @@ export function importRoutes(app: FastifyInstance, core: Core) {
         if ((err as any)?.code?.startsWith?.('FST_')) throw invalid(`The upload is not a valid form: ${(err as Error).message}`);
         throw err;
       }
-      if (!file) throw new CoreError(422, 'missing_required_field', 'Missing `file` field: the CSV to import.');
+      if (!file && typeof fields.url === 'string') file = await fetchImportFile(core, fields.url);
+      if (!file) throw new CoreError(422, 'missing_required_field', 'Missing `file` field: the CSV to import (or `url`, where to fetch it).');
       let opts;
       try {
         opts = importOptionsOf(fields);

@@ -31,6 +31,8 @@ const Broadcast = Obj({ object: Type.Literal('broadcast'), id: S, name: S, segme
 const Recipient = Obj({ id: S, contact_id: NS, email: S, email_id: NS, status: S, skip_reason: NS });
 const Import = Obj({ object: Type.Literal('contact_import'), id: S, status: S, created_at: Time, completed_at: NTime, counts: Obj({ total: I, created: I, updated: I, skipped: I, failed: I }), rows_done: I, errors: Type.Array(Obj({ line: I, message: S })) });
 
+const SubscribeForm = Obj({ object: Type.Literal('subscribe_form'), id: S, name: S, segment_id: NS, topic_id: NS, from: S, double_opt_in: B, redirect_url: NS, url: S, created_at: Time });
+
 /** operationId and documented success shape, by `METHOD path`. */
 export const CAMPAIGN_SHAPES: Record<string, [string, TSchema]> = {
   'POST /v1/contacts': ['createContact', Ref('contact')],
@@ -81,6 +83,10 @@ export const CAMPAIGN_SHAPES: Record<string, [string, TSchema]> = {
   'POST /v1/broadcasts/:id/duplicate': ['duplicateBroadcast', Ref('broadcast')],
   'GET /v1/broadcasts/:id/recipients': ['listBroadcastRecipients', List(Recipient)],
   'GET /v1/broadcasts/:id/clicked-links': ['listBroadcastClickedLinks', List(Obj({ id: S, url: S, clicks: I, unique_clicks: I }))],
+  'POST /v1/subscribe-forms': ['createSubscribeForm', SubscribeForm],
+  'GET /v1/subscribe-forms': ['listSubscribeForms', List(SubscribeForm)],
+  'GET /v1/subscribe-forms/:id': ['getSubscribeForm', SubscribeForm],
+  'DELETE /v1/subscribe-forms/:id': ['removeSubscribeForm', Deleted('subscribe_form')],
   'POST /v1/contacts/imports': ['createContactImport', Ref('contact_import')],
   'GET /v1/contacts/imports': ['listContactImports', List(Import)],
   'GET /v1/contacts/imports/:id': ['getContactImport', Import],
