@@ -28,7 +28,9 @@ import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
 import { blobStore } from '../outbound/accept.ts';
 import { mboxMessage } from './mbox.ts';
+import { recordExportRead } from './content-access.ts';
 import { containsCI, equalsCI, pages, tableExists } from './records.ts';
+import { DAY, registerRetentionKind, windowDays, windowFor } from './retention.ts';
 
 export const EXPORT_JOB = 'privacy.export';
 const DOWNLOAD_CONTEXT = 'export-download';
@@ -477,15 +479,50 @@ export async function deleteExport(core: Core, row: Pick<ExportsTable, 'id' | 'f
 }
 
 /**
- * Deletes exports finished (completed or failed) more than `days` ago, file and row; returns how
- * many. For the retention table (MAILSTACK_EXPORT_DAYS, src/privacy/retention.ts on h-privacy).
+ * Deletes exports finished (completed or failed) more than `days` ago, file and row, in one
+ * workspace or all; returns how many.
  */
-export async function purgeExpiredExports(core: Core, days: number): Promise<number> {
-  const cutoff = core.clock.now() - days * 86_400_000;
-  const rows = await core.db.selectFrom('exports').select(['id', 'file']).where('status', 'in', ['completed', 'failed']).where('updated_at', '<', cutoff).limit(10_000).execute();
-  for (const r of rows) await deleteExport(core, r);
-  return rows.length;
+export async function purgeExpiredExports(core: Core, days: number, workspaceId?: string): Promise<number> {
+  const cutoff = core.clock.now() - days * DAY;
+  let total = 0;
+  for (;;) {
+    let q = core.db.selectFrom('exports').select(['id', 'file']).where('status', 'in', ['completed', 'failed']).where('updated_at', '<', cutoff);
+    if (workspaceId !== undefined) q = q.where('workspace_id', '=', workspaceId);
+    const rows = await q.orderBy('id').limit(PAGE).execute();
+    for (const r of rows) await deleteExport(core, r);
+    total += rows.length;
+    if (rows.length < PAGE) return total;
+  }
 }
+
+// Finished exports in the retention table (MAILSTACK_EXPORT_DAYS); a workspace may keep its own shorter.
+const EXPORTS_KIND = {
+  name: 'exports',
+  description: 'finished export files (zip) and their records',
+  setting: 'MAILSTACK_EXPORT_DAYS',
+  perWorkspace: true,
+  window: (core: Core) => ({ days: core.settings.exportDays }),
+  async oldest(core: Core) {
+    const r = await core.db.selectFrom('exports').select((eb) => eb.fn.min<number>('updated_at').as('t')).where('status', 'in', ['completed', 'failed']).executeTakeFirst();
+    return r?.t === null || r?.t === undefined ? null : Number(r.t);
+  },
+  async due(core: Core) {
+    let n = 0;
+    for (const ws of await core.db.selectFrom('workspaces').select(['id', 'settings']).execute()) {
+      const days = windowDays(windowFor(core, EXPORTS_KIND, ws.settings))!;
+      n += await countOf(core.db.selectFrom('exports').where('workspace_id', '=', ws.id).where('status', 'in', ['completed', 'failed']).where('updated_at', '<', core.clock.now() - days * DAY));
+    }
+    return n;
+  },
+  async purge(core: Core) {
+    const out = new Map<string | null, Record<string, number>>();
+    for (const ws of await core.db.selectFrom('workspaces').select(['id', 'settings']).execute()) {
+      out.set(ws.id, { exports: await purgeExpiredExports(core, windowDays(windowFor(core, EXPORTS_KIND, ws.settings))!, ws.id) });
+    }
+    return out;
+  },
+};
+registerRetentionKind(EXPORTS_KIND);
 
 export function registerExports(core: Core, worker: Worker, _scheduler: Scheduler): void {
   worker.handle(EXPORT_JOB, async ({ exportId }: { exportId: string }) => {
