@@ -21,7 +21,7 @@ import yazl from 'yazl';
 import { audit } from '../audit/audit-log.ts';
 import { type Actor, type Core, CoreError, invalid, notFound } from '../core/core.ts';
 import { isUuid, newId } from '../core/ids.ts';
-import { openSignedLink, signedLink } from '../core/signed-links.ts';
+import { type LinkFetcher, linkActor, openSignedLink, signedLink } from '../core/signed-links.ts';
 import type { ExportsTable } from '../db/schema.ts';
 import { type PageRequest, paginate } from '../db/paginate.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
@@ -115,10 +115,11 @@ export async function requestExport(core: Core, actor: Actor, workspaceId: strin
     await tx.insertInto('exports').values(row).execute();
     // The person's address is not written to the audit log (an erasure could not find every copy).
     await audit(core, actor, { workspaceId, action: 'export.requested', targetType: 'export', targetId: row.id, data: { scope } }, tx);
-    // An export reads mail content on the requester's behalf: the content-read audit (issue 13).
-    await audit(core, actor, { workspaceId, action: 'content.read', targetType: 'export', targetId: row.id, data: { reason: 'export', scope, inbox: scope === 'inbox' ? subject : null } }, tx);
     if (opts.enqueue !== false) await core.jobs.enqueue(EXPORT_JOB, { exportId: row.id }, { maxAttempts: 3 }, tx);
   });
+  // An export reads mail content on the requester's behalf: one content-read record per inbox it
+  // reads, on that inbox (so its owner sees it), unless the requester owns the inbox.
+  await recordExportRead(core, actor, workspaceId, await exportMailboxIds(core, row), { userId: actor.type === 'user' ? actor.id : null, exportId: row.id });
   return row;
 }
 
@@ -133,11 +134,23 @@ export async function listExports(core: Core, workspaceId: string, page: PageReq
   return { object: 'list' as const, has_more, data: rows.map((r) => exportJson(core, r as ExportsTable)) };
 }
 
-/** Opens a download link: the export's file, for the workspace the link was made for. */
-export async function openExportDownload(core: Core, id: string, token: unknown): Promise<{ file: string; size: number }> {
+/** The inboxes whose mail an export reads: the one inbox, or every inbox of the workspace. */
+async function exportMailboxIds(core: Core, row: Pick<ExportsTable, 'workspace_id' | 'scope' | 'subject'>): Promise<string[]> {
+  if (row.scope === 'inbox') return [row.subject!];
+  return (await core.db.selectFrom('mailboxes').select('id').where('workspace_id', '=', row.workspace_id).orderBy('id').execute()).map((m) => m.id);
+}
+
+/**
+ * Opens a download link: the export's file, for the workspace the link was made for. Every fetch
+ * is audited before the file is handed out (`export.downloaded`, and a content read per inbox).
+ */
+export async function openExportDownload(core: Core, id: string, token: unknown, fetcher?: LinkFetcher): Promise<{ file: string; size: number }> {
   const workspaceId = openSignedLink(core, DOWNLOAD_CONTEXT, token, { d: id }, 'export');
   const row = await getExport(core, workspaceId, id);
   if (row.status !== 'completed' || !row.file) throw new CoreError(410, 'not_found', 'The export file is no longer available.');
+  const actor = linkActor(fetcher);
+  await audit(core, actor, { workspaceId, action: 'export.downloaded', targetType: 'export', targetId: row.id, data: { scope: row.scope, size: Number(row.size ?? 0) } });
+  await recordExportRead(core, actor, workspaceId, await exportMailboxIds(core, row), { reason: `download of export ${row.id}` });
   return { file: row.file, size: Number(row.size ?? 0) };
 }
 
