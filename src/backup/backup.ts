@@ -37,6 +37,7 @@ import { sqlitePath } from '../config/settings.ts';
 import type { Core } from '../core/core.ts';
 import { openStore } from '../db/database.ts';
 import { migrationNames, migrationProvider } from '../db/migrate.ts';
+import { registerRetentionKind } from '../privacy/retention.ts';
 
 const MAGIC = Buffer.from('MSBACKUP1\n');
 const TAG = 16;
@@ -576,15 +577,37 @@ async function loadPostgres(url: string, migrations: string[], dir: string, tabl
 
 // ---- scheduled backups ----
 
-/** Keeps the newest `count` backups in `dir`, or those younger than `days`; returns those removed. */
-export async function pruneBackups(dir: string, keep: { count: number } | { days: number }, now = Date.now()): Promise<string[]> {
+/** The scheduled backups in `dir` beyond the newest `count`, or older than `days`, oldest first. */
+export function dueBackups(dir: string, keep: { count: number } | { days: number }, now = Date.now()): string[] {
   if (!existsSync(dir)) return [];
   const files = readdirSync(dir).filter((f) => /^mailstack-.*\.msbk$/.test(f)).sort();
   // Scheduled backups are full (no base), so any of them can go.
-  const gone = 'count' in keep ? files.slice(0, Math.max(0, files.length - keep.count)) : files.filter((f) => statSync(path.join(dir, f)).mtimeMs < now - keep.days * 86_400_000);
+  return 'count' in keep ? files.slice(0, Math.max(0, files.length - keep.count)) : files.filter((f) => statSync(path.join(dir, f)).mtimeMs < now - keep.days * 86_400_000);
+}
+
+/** Keeps the newest `count` backups in `dir`, or those younger than `days`; returns those removed. */
+export async function pruneBackups(dir: string, keep: { count: number } | { days: number }, now = Date.now()): Promise<string[]> {
+  const gone = dueBackups(dir, keep, now);
   for (const f of gone) await rm(path.join(dir, f), { force: true });
   return gone;
 }
+
+// Backups in the retention table: MAILSTACK_BACKUP_KEEP, a count or days, over MAILSTACK_BACKUP_DIR.
+registerRetentionKind({
+  name: 'backups',
+  description: 'scheduled backup files in MAILSTACK_BACKUP_DIR (a count kept, or days)',
+  setting: 'MAILSTACK_BACKUP_KEEP',
+  perWorkspace: false,
+  window: (core) => core.settings.backupKeep,
+  async oldest(core) {
+    const dir = core.settings.backupDir;
+    if (!existsSync(dir)) return null;
+    const times = readdirSync(dir).filter((f) => /^mailstack-.*\.msbk$/.test(f)).map((f) => statSync(path.join(dir, f)).mtimeMs);
+    return times.length ? Math.min(...times) : null;
+  },
+  due: async (core) => dueBackups(core.settings.backupDir, core.settings.backupKeep, core.clock.now()).length,
+  purge: async (core) => new Map([[null, { backups: (await pruneBackups(core.settings.backupDir, core.settings.backupKeep, core.clock.now())).length }]]),
+});
 
 export function backupFileName(ms: number): string {
   return `mailstack-${new Date(ms).toISOString().replace(/[:.]/g, '-')}.msbk`;

@@ -19,7 +19,8 @@ export interface Core {
 
 /** Who did something, for permission checks and the audit log. */
 export interface Actor {
-  type: 'user' | 'api_key' | 'system' | 'cli';
+  /** `link`: whoever fetched a signed download link (no account; its IP and user agent are kept). */
+  type: 'user' | 'api_key' | 'system' | 'cli' | 'link';
   id: string | null;
   label: string | null;
   ip: string | null;

@@ -11,7 +11,20 @@
 //   answers 403 `invalid_access` otherwise; the caller then looks the thing up in the returned
 //   workspace, so a link can never reach across tenants.
 // - Links live one hour; a fresh one comes with every read of the JSON that holds it.
-import { type Core, CoreError } from './core.ts';
+// - Every fetch through a link is audited by the caller that opens it (before any byte is sent):
+//   received mail as `content.read`, exports as `export.downloaded` (plus `content.read` per inbox),
+//   sent attachments as `email.attachment_downloaded`; the actor is `linkActor(fetcher)`.
+import { type Actor, type Core, CoreError } from './core.ts';
+
+/** Who fetched a link: no account, only the request's address and user agent. */
+export interface LinkFetcher {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export function linkActor(fetcher: LinkFetcher | undefined): Actor {
+  return { type: 'link', id: null, label: 'signed download link', ip: fetcher?.ip ?? null, userAgent: fetcher?.userAgent ?? null };
+}
 
 export const DOWNLOAD_TTL_MS = 3_600_000;
 

@@ -18,7 +18,8 @@
 import type { Core } from '../core/core.ts';
 import { invalid, notFound } from '../core/core.ts';
 import { isUuid } from '../core/ids.ts';
-import { openSignedLink, signedLink } from '../core/signed-links.ts';
+import { type LinkFetcher, linkActor, openSignedLink, signedLink } from '../core/signed-links.ts';
+import { recordContentRead } from '../privacy/content-access.ts';
 import type { Db } from '../db/database.ts';
 import { type PageRequest, pageOfList, paginate } from '../db/paginate.ts';
 import type { MessagesTable } from '../db/schema.ts';
@@ -40,10 +41,17 @@ export async function receivedMessage(db: Db, workspaceId: string, id: string): 
 const partLink = (core: Core, workspaceId: string, messageId: string, part: string, path: string) =>
   signedLink(core, DOWNLOAD_CONTEXT, workspaceId, { m: messageId, p: part }, `/v1/emails/receiving/${messageId}${path}`);
 
-/** The received message a download link was made for (403 for a bad or expired link). */
-function linkedMessage(core: Core, messageId: string, part: string, token: string): Promise<MessagesTable> {
+/**
+ * The received message a download link was made for (403 for a bad or expired link). The fetch is
+ * recorded as a content read of its inbox before anything is read.
+ */
+async function linkedMessage(core: Core, messageId: string, part: string, token: string, fetcher?: LinkFetcher): Promise<MessagesTable> {
   const workspaceId = openSignedLink(core, DOWNLOAD_CONTEXT, token, { m: messageId, p: part }, 'email');
-  return receivedMessage(core.db, workspaceId, messageId);
+  const row = await receivedMessage(core.db, workspaceId, messageId);
+  if (row.mailbox_id) {
+    await recordContentRead(core, { workspaceId, actor: linkActor(fetcher), userId: null, reason: 'signed download link' }, { mailboxId: row.mailbox_id, what: part === 'raw' ? 'raw' : 'attachments', messageId: row.id, requireReason: false });
+  }
+  return row;
 }
 
 const attachmentJson = (core: Core, workspaceId: string, messageId: string, a: AttachmentRowForView) =>
@@ -89,8 +97,8 @@ export async function getReceivedAttachment(core: Core, workspaceId: string, id:
  * The bytes behind a signed attachment download_url. They are re-read from the stored raw message
  * (the parse is deterministic), by the attachment's position.
  */
-export async function receivedAttachmentContent(core: Core, id: string, attachmentId: string, token: string) {
-  const row = await linkedMessage(core, id, attachmentId, token);
+export async function receivedAttachmentContent(core: Core, id: string, attachmentId: string, token: string, fetcher?: LinkFetcher) {
+  const row = await linkedMessage(core, id, attachmentId, token, fetcher);
   const a = await attachmentOf(core.db, row.id, attachmentId);
   const parsed = await parseMessage(await readRaw(core, row));
   const part = parsed.attachments.find((p) => p.position === Number(a.position));
@@ -99,6 +107,6 @@ export async function receivedAttachmentContent(core: Core, id: string, attachme
 }
 
 /** The raw RFC 5322 message behind a signed raw.download_url. */
-export async function receivedRaw(core: Core, id: string, token: string): Promise<Buffer> {
-  return readRaw(core, await linkedMessage(core, id, 'raw', token));
+export async function receivedRaw(core: Core, id: string, token: string, fetcher?: LinkFetcher): Promise<Buffer> {
+  return readRaw(core, await linkedMessage(core, id, 'raw', token, fetcher));
 }

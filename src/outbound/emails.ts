@@ -26,7 +26,8 @@ import { sql } from 'kysely';
 import type { Core } from '../core/core.ts';
 import { CoreError, invalid, notFound } from '../core/core.ts';
 import { isUuid } from '../core/ids.ts';
-import { openSignedLink, signedLink } from '../core/signed-links.ts';
+import { audit } from '../audit/audit-log.ts';
+import { type LinkFetcher, linkActor, openSignedLink, signedLink } from '../core/signed-links.ts';
 import type { Db } from '../db/database.ts';
 import { type PageRequest, pageOfList, paginate } from '../db/paginate.ts';
 import type { EmailsTable } from '../db/schema.ts';
@@ -335,11 +336,14 @@ export async function getAttachment(core: Core, workspaceId: string, emailId: st
 }
 
 /** The bytes behind a download_url, after checking its token. */
-export async function attachmentContent(core: Core, emailId: string, id: string, token: string) {
+export async function attachmentContent(core: Core, emailId: string, id: string, token: string, fetcher?: LinkFetcher) {
   const workspaceId = openSignedLink(core, DOWNLOAD_CONTEXT, token, { e: emailId, a: id }, 'attachment');
   const e = await findEmail(core.db, workspaceId, emailId);
   const a = attachmentsOf(e).find((x) => x.id === id);
   if (!a || e.body_purged_at !== null) throw notFound('Attachment');
+  // Every fetch through a signed link is audited (src/core/signed-links.ts); the file name is not
+  // written, as it may name a person an erasure must later find.
+  await audit(core, linkActor(fetcher), { workspaceId, action: 'email.attachment_downloaded', targetType: 'email', targetId: e.id, data: { attachment_id: a.id, size: a.size ?? null } });
   return { meta: a, content: await blobStore(core).get(a.blob_id) };
 }
 

@@ -135,6 +135,28 @@ describe('content access audit', () => {
   }, 180_000);
 });
 
+describe('signed download links', () => {
+  it('record every fetch of a received message or attachment as a content read, with the fetcher', async () => {
+    const got = await server.resend(box.apiKey!).emails.receiving.get(messageId);
+    const url = (got.data as any).raw.download_url as string;
+    const before = (await reads()).length;
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(url, { headers: { 'user-agent': 'link-fetcher/1' } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('the secret plan');
+    }
+    const rows = (await reads()).slice(before).filter((r) => r.actor_type === 'link');
+    // Anyone holding the link is no account: each fetch is its own record, never folded.
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ target_type: 'mailbox', target_id: box.mailbox.id, workspace_id: box.workspaceId, user_agent: 'link-fetcher/1' });
+    expect(JSON.parse(rows[0].data!)).toMatchObject({ message_id: messageId, what: 'raw', reason: 'signed download link' });
+    // A refused link reads nothing and records nothing.
+    const bad = await fetch(url.replace(/token=[^&]+/, 'token=nope'));
+    expect(bad.status).toBe(403);
+    expect((await reads()).length).toBe(before + 2);
+  });
+});
+
 describe('usage.get', () => {
   it("reports the workspace's mail this period and the storage it uses", async () => {
     const { data, error } = await server.resend(box.apiKey!).usage.get();

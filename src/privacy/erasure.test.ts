@@ -78,6 +78,17 @@ beforeAll(async () => {
   await appendRaw(core, A.mailbox, `From: ${A.mailbox.address}\r\nTo: ${GIVEN}\r\nSubject: an answer\r\nMessage-ID: <z2@example.org>\r\n\r\nAnswer.\r\n`, { specialUse: 'sent' });
   await appendRaw(core, A.mailbox, `From: colleague@example.net\r\nTo: ${A.mailbox.address}\r\nSubject: fyi\r\nMessage-ID: <c1@example.net>\r\n\r\nPlease write to ${GIVEN} about quuxley matters.\r\n`);
   await appendRaw(core, A.mailbox, `From: colleague@example.net\r\nTo: ${A.mailbox.address}\r\nSubject: unrelated\r\nMessage-ID: <c2@example.net>\r\n\r\nNothing to see.\r\n`);
+  // Campaign and other parts' rows naming the address: a contact, a broadcast's recipient row, an
+  // import's error report, an invitation, a block entry (erasure-targets.ts covers these).
+  expect((await sdk.contacts.create({ email: GIVEN, firstName: 'Zelda' } as any)).error).toBeNull();
+  const now = Date.now();
+  const db = core.db as any;
+  await db.insertInto('broadcasts').values({ id: 'b-erasure-test', workspace_id: A.workspaceId, name: 'news', segment_id: null, topic_id: null, from_header: A.mailbox.address, subject: 'news', reply_to_json: '[]', preview_text: null, html: '<p>news</p>', text: null, status: 'sent', scheduled_at: null, sent_at: now, cursor: null, created_at: now, updated_at: now }).execute();
+  await db.insertInto('broadcast_recipients').values({ id: 'br-erasure-1', workspace_id: A.workspaceId, broadcast_id: 'b-erasure-test', contact_id: null, email: LOWER, email_id: null, skip_reason: null, created_at: now }).execute();
+  await db.insertInto('broadcast_recipients').values({ id: 'br-erasure-2', workspace_id: A.workspaceId, broadcast_id: 'b-erasure-test', contact_id: null, email: 'keep@example.net', email_id: null, skip_reason: null, created_at: now }).execute();
+  await db.insertInto('contact_imports').values({ id: 'ci-erasure', workspace_id: A.workspaceId, status: 'completed', file_path: 'x.csv', options_json: '{}', total: 2, processed: 2, created: 1, updated: 0, skipped: 0, failed: 1, errors_json: JSON.stringify([{ line: 3, email: GIVEN, message: `bad row for ${GIVEN}` }]), failure: null, created_at: now, updated_at: now, completed_at: now }).execute();
+  await db.insertInto('invitations').values({ id: 'inv-erasure', workspace_id: A.workspaceId, email: LOWER, role: 'viewer', token_hash: 'f'.repeat(64), invited_by: null, created_at: now, expires_at: now + 86_400_000, accepted_at: null, accepted_by: null, revoked_at: null }).execute();
+  await db.insertInto('sender_lists').values({ id: 'sl-erasure', workspace_id: A.workspaceId, mailbox_id: null, kind: 'block', pattern: LOWER, action: 'junk', created_at: now }).execute();
   // A finished export that holds the address.
   const ex = await requestExport(core, cliActor, A.workspaceId, { scope: 'person', email: GIVEN }, { enqueue: false });
   await runExport(core, ex.id);
@@ -125,6 +136,12 @@ describe('an erasure', () => {
     expect(erasure).toMatchObject({ object: 'erasure', status: 'completed' });
     expect(erasure.removed).toMatchObject({ emails: 1, emails_redacted: 1, email_recipients: 2, suppressions: 1, messages: 3, exports: 1 });
     expect(erasure.removed.events).toBeGreaterThan(0);
+    expect(erasure.removed).toMatchObject({ contacts: 1, broadcast_recipients: 1, contact_imports_redacted: 1, invitations: 1, sender_lists: 1 });
+    // The other recipient of the broadcast and the import's report stay.
+    const recips = await server.platform.core.db.selectFrom('broadcast_recipients').select('email').where('broadcast_id', '=', 'b-erasure-test').execute();
+    expect(recips.map((x) => x.email)).toEqual(['keep@example.net']);
+    const imp = await server.platform.core.db.selectFrom('contact_imports').select('errors_json').where('id', '=', 'ci-erasure').executeTakeFirstOrThrow();
+    expect(JSON.parse(imp.errors_json)).toEqual([{ line: 3, email: '[erased]', message: 'bad row for [erased]' }]);
     expect(erasure.removed.api_requests).toBeGreaterThanOrEqual(2);
     expect(erasure.removed.blobs).toBeGreaterThanOrEqual(4);
     const again = await api(server.url, 'GET', `/v1/erasures/${erasure.id}`, { key: A.apiKey });

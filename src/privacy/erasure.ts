@@ -15,6 +15,9 @@
 //   (expunged the IMAP way, so clients see it go) with its search-index entries. Audit records
 //   keep their action but the address in them is replaced by `[erased]`. Exports that may hold
 //   the address (the workspace's and inboxes', and the person's own) are deleted. Blobs no longer referenced are deleted.
+// - Tables of other parts (campaigns' broadcast recipients and import reports, invitations,
+//   sender lists, and whatever a part adds later) are covered through erasure-targets.ts: a part
+//   registers its table there, and every erasure removes or redacts its matching rows.
 // - SQLite: the connection runs with secure_delete (database.ts), so freed cells and pages are
 //   zeroed; the FTS5 index is merged ('optimize') so no old segment keeps the words; the WAL is
 //   checkpointed and truncated at the end. PostgreSQL: deleted tuples stay in the table files until
@@ -30,7 +33,14 @@ import { releaseBlobs } from '../mailstore/blobs.ts';
 import { mailTransaction } from '../mailstore/changes.ts';
 import { expungeMessages } from '../mailstore/messages.ts';
 import { addressHmac } from './do-not-contact.ts';
+import '../campaigns/erasure-targets.ts';
 import { deleteExport } from './export.ts';
+import { erasureTargets, registerErasureTarget } from './erasure-targets.ts';
+
+// Platform tables outside the core of sending and mail that name a person: invitations sent to the
+// address, and allow or block entries for it (an erased address is no longer singled out).
+registerErasureTarget({ kind: 'invitations', table: 'invitations', equals: ['email'] });
+registerErasureTarget({ kind: 'sender_lists', table: 'sender_lists', equals: ['pattern'] });
 import { containsCI, equalsCI, redactText, tableExists } from './records.ts';
 
 const BATCH = 200;
@@ -82,6 +92,7 @@ export async function eraseAddress(core: Core, actor: Actor, workspaceId: string
     await eraseEmails(core, workspaceId, address, add, blobs);
     await eraseEvents(core, workspaceId, address, add);
     await eraseSimple(core, workspaceId, address, add, blobs);
+    await eraseRegistered(core, workspaceId, address, add);
     if (includeMail) await eraseMailbox(core, workspaceId, address, add, blobs);
     await redactAudit(core, workspaceId, address, add);
     // Any workspace or inbox export may hold the address; a person export only if it is theirs.
@@ -225,6 +236,36 @@ async function eraseSimple(core: Core, ws: string, a: string, add: Add, blobs: S
   add('jobs', n(await db.deleteFrom('jobs').where('status', 'in', ['done', 'dead']).where((eb: any) => eb.or([containsCI('payload', a), containsCI('last_error', a)])).executeTakeFirst()));
   if (await tableExists(core.store, 'contacts')) {
     add('contacts', n(await db.deleteFrom('contacts').where('workspace_id', '=', ws).where(equalsCI('email', a)).executeTakeFirst()));
+  }
+}
+
+/** The tables other parts registered (src/privacy/erasure-targets.ts). */
+async function eraseRegistered(core: Core, ws: string, a: string, add: Add): Promise<void> {
+  const db = core.db as any;
+  for (const t of erasureTargets()) {
+    if (t.custom) add(t.kind, await t.custom(core, ws, a));
+    if (!t.equals?.length && !t.contains?.length) continue;
+    if (!(await tableExists(core.store, t.table))) continue;
+    const key = t.key ?? 'id';
+    const where = (q: any) => q.where('workspace_id', '=', ws).where((eb: any) => eb.or([...(t.equals ?? []).map((c) => equalsCI(c, a)), ...(t.contains ?? []).map((c) => containsCI(c, a))]));
+    const dependents: NonNullable<typeof t.dependents> = [];
+    for (const d of t.dependents ?? []) if (await tableExists(core.store, d.table)) dependents.push(d);
+    await inBatches(core, t.table, key, where, async (ids) => {
+      await core.store.transaction(async (tx: any) => {
+        if (t.mode === 'redact') {
+          for (const id of ids) {
+            const r = await tx.selectFrom(t.table).select(t.contains!).where(key, '=', id).executeTakeFirst();
+            const set: Record<string, string | null> = {};
+            for (const c of t.contains!) set[c] = r[c] === null || r[c] === undefined ? null : redactText(String(r[c]), a);
+            await tx.updateTable(t.table).set(set).where(key, '=', id).execute();
+          }
+          add(t.kind, ids.length);
+          return;
+        }
+        for (const d of dependents) add(d.kind, n(await tx.deleteFrom(d.table).where(d.column, 'in', ids).executeTakeFirst()));
+        add(t.kind, n(await tx.deleteFrom(t.table).where(key, 'in', ids).executeTakeFirst()));
+      });
+    });
   }
 }
 

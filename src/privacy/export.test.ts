@@ -76,7 +76,21 @@ describe('a workspace export', () => {
     expect(done.progress.total).toBeGreaterThan(5);
     expect(done.progress.done).toBe(done.progress.total);
     expect(new Date(done.expires_at).getTime()).toBeGreaterThan(Date.now());
+    const audited = async () => server.platform.core.db.selectFrom('audit_log').selectAll().where('workspace_id', '=', A.workspaceId).where((eb) => eb.or([eb('action', '=', 'export.downloaded'), eb('action', '=', 'content.read')])).orderBy('id').execute();
+    // Asking for it read the inbox's mail on the key's behalf: a content read on that inbox.
+    const asked = await audited();
+    expect(asked.map((r) => [r.action, r.actor_type, r.target_type, r.target_id])).toEqual([['content.read', 'api_key', 'mailbox', A.mailbox.id]]);
+    expect(JSON.parse(asked[0].data!)).toMatchObject({ what: 'export', reason: `export ${exportId}` });
     zip = await download(done.download_url, 'ws.zip');
+    // Every fetch through the signed link is audited, with the fetcher's address.
+    const fetched = (await audited()).slice(1);
+    expect(fetched.map((r) => [r.action, r.actor_type, r.target_id])).toEqual([
+      ['export.downloaded', 'link', exportId],
+      ['content.read', 'link', A.mailbox.id],
+    ]);
+    expect(fetched[0].ip).toMatch(/127\.0\.0\.1/);
+    await download(done.download_url, 'ws-again.zip');
+    expect((await audited()).filter((r) => r.action === 'export.downloaded')).toHaveLength(2);
     const list = await api(server.url, 'GET', '/v1/exports', { key: A.apiKey });
     expect(list.json.data.map((e: any) => e.id)).toEqual([exportId]);
   });

@@ -21,14 +21,16 @@ import yazl from 'yazl';
 import { audit } from '../audit/audit-log.ts';
 import { type Actor, type Core, CoreError, invalid, notFound } from '../core/core.ts';
 import { isUuid, newId } from '../core/ids.ts';
-import { openSignedLink, signedLink } from '../core/signed-links.ts';
+import { type LinkFetcher, linkActor, openSignedLink, signedLink } from '../core/signed-links.ts';
 import type { ExportsTable } from '../db/schema.ts';
 import { type PageRequest, paginate } from '../db/paginate.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
 import { blobStore } from '../outbound/accept.ts';
 import { mboxMessage } from './mbox.ts';
+import { recordExportRead } from './content-access.ts';
 import { containsCI, equalsCI, pages, tableExists } from './records.ts';
+import { DAY, registerRetentionKind, windowDays, windowFor } from './retention.ts';
 
 export const EXPORT_JOB = 'privacy.export';
 const DOWNLOAD_CONTEXT = 'export-download';
@@ -113,10 +115,11 @@ export async function requestExport(core: Core, actor: Actor, workspaceId: strin
     await tx.insertInto('exports').values(row).execute();
     // The person's address is not written to the audit log (an erasure could not find every copy).
     await audit(core, actor, { workspaceId, action: 'export.requested', targetType: 'export', targetId: row.id, data: { scope } }, tx);
-    // An export reads mail content on the requester's behalf: the content-read audit (issue 13).
-    await audit(core, actor, { workspaceId, action: 'content.read', targetType: 'export', targetId: row.id, data: { reason: 'export', scope, inbox: scope === 'inbox' ? subject : null } }, tx);
     if (opts.enqueue !== false) await core.jobs.enqueue(EXPORT_JOB, { exportId: row.id }, { maxAttempts: 3 }, tx);
   });
+  // An export reads mail content on the requester's behalf: one content-read record per inbox it
+  // reads, on that inbox (so its owner sees it), unless the requester owns the inbox.
+  await recordExportRead(core, actor, workspaceId, await exportMailboxIds(core, row), { userId: actor.type === 'user' ? actor.id : null, exportId: row.id });
   return row;
 }
 
@@ -131,11 +134,23 @@ export async function listExports(core: Core, workspaceId: string, page: PageReq
   return { object: 'list' as const, has_more, data: rows.map((r) => exportJson(core, r as ExportsTable)) };
 }
 
-/** Opens a download link: the export's file, for the workspace the link was made for. */
-export async function openExportDownload(core: Core, id: string, token: unknown): Promise<{ file: string; size: number }> {
+/** The inboxes whose mail an export reads: the one inbox, or every inbox of the workspace. */
+async function exportMailboxIds(core: Core, row: Pick<ExportsTable, 'workspace_id' | 'scope' | 'subject'>): Promise<string[]> {
+  if (row.scope === 'inbox') return [row.subject!];
+  return (await core.db.selectFrom('mailboxes').select('id').where('workspace_id', '=', row.workspace_id).orderBy('id').execute()).map((m) => m.id);
+}
+
+/**
+ * Opens a download link: the export's file, for the workspace the link was made for. Every fetch
+ * is audited before the file is handed out (`export.downloaded`, and a content read per inbox).
+ */
+export async function openExportDownload(core: Core, id: string, token: unknown, fetcher?: LinkFetcher): Promise<{ file: string; size: number }> {
   const workspaceId = openSignedLink(core, DOWNLOAD_CONTEXT, token, { d: id }, 'export');
   const row = await getExport(core, workspaceId, id);
   if (row.status !== 'completed' || !row.file) throw new CoreError(410, 'not_found', 'The export file is no longer available.');
+  const actor = linkActor(fetcher);
+  await audit(core, actor, { workspaceId, action: 'export.downloaded', targetType: 'export', targetId: row.id, data: { scope: row.scope, size: Number(row.size ?? 0) } });
+  await recordExportRead(core, actor, workspaceId, await exportMailboxIds(core, row), { reason: `download of export ${row.id}` });
   return { file: row.file, size: Number(row.size ?? 0) };
 }
 
@@ -477,15 +492,50 @@ export async function deleteExport(core: Core, row: Pick<ExportsTable, 'id' | 'f
 }
 
 /**
- * Deletes exports finished (completed or failed) more than `days` ago, file and row; returns how
- * many. For the retention table (MAILSTACK_EXPORT_DAYS, src/privacy/retention.ts on h-privacy).
+ * Deletes exports finished (completed or failed) more than `days` ago, file and row, in one
+ * workspace or all; returns how many.
  */
-export async function purgeExpiredExports(core: Core, days: number): Promise<number> {
-  const cutoff = core.clock.now() - days * 86_400_000;
-  const rows = await core.db.selectFrom('exports').select(['id', 'file']).where('status', 'in', ['completed', 'failed']).where('updated_at', '<', cutoff).limit(10_000).execute();
-  for (const r of rows) await deleteExport(core, r);
-  return rows.length;
+export async function purgeExpiredExports(core: Core, days: number, workspaceId?: string): Promise<number> {
+  const cutoff = core.clock.now() - days * DAY;
+  let total = 0;
+  for (;;) {
+    let q = core.db.selectFrom('exports').select(['id', 'file']).where('status', 'in', ['completed', 'failed']).where('updated_at', '<', cutoff);
+    if (workspaceId !== undefined) q = q.where('workspace_id', '=', workspaceId);
+    const rows = await q.orderBy('id').limit(PAGE).execute();
+    for (const r of rows) await deleteExport(core, r);
+    total += rows.length;
+    if (rows.length < PAGE) return total;
+  }
 }
+
+// Finished exports in the retention table (MAILSTACK_EXPORT_DAYS); a workspace may keep its own shorter.
+const EXPORTS_KIND = {
+  name: 'exports',
+  description: 'finished export files (zip) and their records',
+  setting: 'MAILSTACK_EXPORT_DAYS',
+  perWorkspace: true,
+  window: (core: Core) => ({ days: core.settings.exportDays }),
+  async oldest(core: Core) {
+    const r = await core.db.selectFrom('exports').select((eb) => eb.fn.min<number>('updated_at').as('t')).where('status', 'in', ['completed', 'failed']).executeTakeFirst();
+    return r?.t === null || r?.t === undefined ? null : Number(r.t);
+  },
+  async due(core: Core) {
+    let n = 0;
+    for (const ws of await core.db.selectFrom('workspaces').select(['id', 'settings']).execute()) {
+      const days = windowDays(windowFor(core, EXPORTS_KIND, ws.settings))!;
+      n += await countOf(core.db.selectFrom('exports').where('workspace_id', '=', ws.id).where('status', 'in', ['completed', 'failed']).where('updated_at', '<', core.clock.now() - days * DAY));
+    }
+    return n;
+  },
+  async purge(core: Core) {
+    const out = new Map<string | null, Record<string, number>>();
+    for (const ws of await core.db.selectFrom('workspaces').select(['id', 'settings']).execute()) {
+      out.set(ws.id, { exports: await purgeExpiredExports(core, windowDays(windowFor(core, EXPORTS_KIND, ws.settings))!, ws.id) });
+    }
+    return out;
+  },
+};
+registerRetentionKind(EXPORTS_KIND);
 
 export function registerExports(core: Core, worker: Worker, _scheduler: Scheduler): void {
   worker.handle(EXPORT_JOB, async ({ exportId }: { exportId: string }) => {

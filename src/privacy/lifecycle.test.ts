@@ -77,7 +77,9 @@ describe('retention per kind', () => {
     expect(byKind.audit_log).toMatchObject({ days: 365, setting: 'MAILSTACK_AUDIT_RETENTION_DAYS', can_shorten: true });
     expect(byKind.request_log).toMatchObject({ days: 90, setting: 'MAILSTACK_REQUEST_LOG_DAYS' });
     expect(byKind.messages).toMatchObject({ days: 90, setting: 'MAILSTACK_RETENTION_DAYS' });
-    expect(byKind.trash).toMatchObject({ days: 30, setting: 'MAILSTACK_TRASH_DAYS', can_shorten: false });
+    expect(byKind.trash).toMatchObject({ days: 30, setting: 'MAILSTACK_TRASH_DAYS', can_shorten: true });
+    expect(byKind.exports).toMatchObject({ days: 7, setting: 'MAILSTACK_EXPORT_DAYS', can_shorten: true });
+    expect(byKind.backups).toMatchObject({ count: 7, setting: 'MAILSTACK_BACKUP_KEEP', can_shorten: false });
     expect(byKind.closed_accounts).toMatchObject({ days: 7, setting: 'MAILSTACK_CLOSED_ACCOUNT_DAYS' });
     expect(byKind.closed_account_records).toMatchObject({ days: 90, setting: 'MAILSTACK_CLOSED_ACCOUNT_RECORD_DAYS' });
 
@@ -87,11 +89,30 @@ describe('retention per kind', () => {
     const longer = await api(server.url, 'PATCH', '/v1/workspace/retention', { key: a.apiKey!, body: { audit_log: 400 } });
     expect(longer.status).toBe(422);
     expect(longer.json.message).toMatch(/may only be shortened.*365/);
-    expect((await api(server.url, 'PATCH', '/v1/workspace/retention', { key: a.apiKey!, body: { trash: 5 } })).status).toBe(422);
+    expect((await api(server.url, 'PATCH', '/v1/workspace/retention', { key: a.apiKey!, body: { trash: 31 } })).status).toBe(422);
+    expect((await api(server.url, 'PATCH', '/v1/workspace/retention', { key: a.apiKey!, body: { backups: 1 } })).status).toBe(422);
     expect((await api(server.url, 'PATCH', '/v1/workspace', { key: a.apiKey!, body: { retention_days: 200 } })).status).toBe(422);
     // The other workspace keeps the operator's windows.
     const other = await api(server.url, 'GET', '/v1/workspace/retention', { key: b.apiKey! });
     expect(other.json.windows.find((w: any) => w.kind === 'audit_log').days).toBe(365);
+  });
+
+  it("empties a workspace's Trash by its own shorter window, leaving other workspaces' for the operator's", async () => {
+    const shorter = await api(server.url, 'PATCH', '/v1/workspace/retention', { key: a.apiKey!, body: { trash: 2 } });
+    expect(shorter.status).toBe(200);
+    expect(shorter.json.windows.find((w: any) => w.kind === 'trash')).toMatchObject({ days: 2, operator_days: 30, workspace_days: 2 });
+    const inA = await appendRaw(core(), a.mailbox, rawMessage({ subject: 'binned in A' }), { specialUse: 'trash' });
+    const inB = await appendRaw(core(), b.mailbox, rawMessage({ subject: 'binned in B' }), { specialUse: 'trash' });
+    clock.advance(1 * DAY);
+    await runRetentionKinds(core(), { all: true });
+    const has = async (id: string) => !!(await core().db.selectFrom('messages').select('id').where('id', '=', id).executeTakeFirst());
+    expect(await has(inA.id)).toBe(true);
+    clock.advance(2 * DAY);
+    const report = await runRetentionKinds(core(), { all: true });
+    expect(report.trash.messages).toBeGreaterThanOrEqual(1);
+    expect(await has(inA.id)).toBe(false);
+    expect(await has(inB.id)).toBe(true);
+    expect((await api(server.url, 'PATCH', '/v1/workspace/retention', { key: a.apiKey!, body: { trash: null } })).status).toBe(200);
   });
 
   it('purges each kind in batches by the window in force, with one audit record per kind', async () => {
@@ -251,7 +272,7 @@ describe('closing an account', () => {
     expect(r.code, r.stderr).toBe(0);
     const table = JSON.parse(r.stdout);
     const kinds = table.map((k: any) => k.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['messages', 'trash', 'audit_log', 'request_log', 'closed_accounts', 'closed_account_records', 'unreferenced_blobs']));
+    expect(kinds).toEqual(expect.arrayContaining(['messages', 'trash', 'audit_log', 'request_log', 'closed_accounts', 'closed_account_records', 'exports', 'backups', 'unreferenced_blobs']));
     const audit = table.find((k: any) => k.kind === 'audit_log');
     expect(audit).toMatchObject({ setting: 'MAILSTACK_AUDIT_RETENTION_DAYS', window: { days: 365 } });
     expect(Date.parse(audit.oldest)).toBeLessThanOrEqual(clock.now());

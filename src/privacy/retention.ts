@@ -21,7 +21,7 @@ import type { Actor, Core } from '../core/core.ts';
 import { invalid, systemActor } from '../core/core.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { Worker } from '../jobs/worker.ts';
-import { MAIL_PURGE_JOB, runMailPurge } from '../mailstore/purge.ts';
+import { MAIL_PURGE_JOB, runMailPurge, trashDaysByWorkspace } from '../mailstore/purge.ts';
 import { RETENTION_JOB, blobReferenced, deleteIfUnreferenced, retentionDaysOf, runRetention } from '../outbound/retention.ts';
 import { deleteDueClosedAccounts, deleteDueRevokedInboxes, purgeClosedAccountRecords } from './closing.ts';
 
@@ -66,15 +66,6 @@ export function registerRetentionKind(kind: RetentionKind): void {
 
 export function retentionKinds(): RetentionKind[] {
   return [...KINDS.values()];
-}
-
-/** The window of a kind that has no registered purge yet (exports, backups) straight from settings. */
-export function exportWindowDays(core: Core): number {
-  return core.settings.exportDays;
-}
-
-export function backupKeep(core: Core): RetentionWindow {
-  return core.settings.backupKeep;
 }
 
 /** The window in force for a workspace: its own when shorter, else the operator's. */
@@ -318,7 +309,7 @@ registerRetentionKind({
   name: 'trash',
   description: 'messages in Trash and Junk folders',
   setting: 'MAILSTACK_TRASH_DAYS',
-  perWorkspace: false,
+  perWorkspace: true,
   window: (core) => ({ days: core.settings.trashDays }),
   oldest: async (core) => {
     const r = await core.db
@@ -330,14 +321,19 @@ registerRetentionKind({
     return r?.t === null || r?.t === undefined ? null : Number(r.t);
   },
   async due(core) {
-    const r = await core.db
-      .selectFrom('messages')
-      .innerJoin('folders', 'folders.id', 'messages.folder_id')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('folders.special_use', 'in', ['trash', 'junk'])
-      .where('messages.created_at', '<', core.clock.now() - core.settings.trashDays * DAY)
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
+    let n = 0;
+    for (const [workspaceId, days] of await trashDaysByWorkspace(core)) {
+      const r = await core.db
+        .selectFrom('messages')
+        .innerJoin('folders', 'folders.id', 'messages.folder_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('folders.workspace_id', '=', workspaceId)
+        .where('folders.special_use', 'in', ['trash', 'junk'])
+        .where('messages.created_at', '<', core.clock.now() - days * DAY)
+        .executeTakeFirstOrThrow();
+      n += Number(r.n);
+    }
+    return n;
   },
   async purge(core) {
     return new Map([[null, { messages: await runMailPurge(core) }]]);

@@ -21,7 +21,7 @@ import {
   sendEmail,
   updateEmail,
 } from '../../outbound/emails.ts';
-import { principal } from '../auth.ts';
+import { clientOf, principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
@@ -146,7 +146,7 @@ export function emailRoutes(app: FastifyInstance, core: Core) {
     },
     async (request, reply) => {
       const { id, attachmentId } = request.params as any;
-      const { meta, content } = await attachmentContent(core, id, attachmentId, (request.query as any).token);
+      const { meta, content } = await attachmentContent(core, id, attachmentId, (request.query as any).token, clientOf(request));
       const name = (meta.filename ?? 'attachment').replace(/["\\\r\n]/g, '_');
       reply
         .type(meta.content_type)

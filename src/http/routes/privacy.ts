@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import type { Core } from '../../core/core.ts';
 import { eraseAddress, erasureJson, getErasure, listErasures } from '../../privacy/erasure.ts';
 import { exportJson, getExport, listExports, openExportDownload, requestExport } from '../../privacy/export.ts';
-import { principal } from '../auth.ts';
+import { clientOf, principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
@@ -81,7 +81,7 @@ export function privacyRoutes(app: FastifyInstance, core: Core) {
     { config: { auth: 'none' }, schema: { operationId: 'downloadExport', response: Zip, tags: ['Exports'], summary: "The export's zip, by its signed download_url (no API key)", params: IdParams, querystring: TokenQuery } },
     async (request, reply) => {
       const { id } = request.params as any;
-      const { file, size } = await openExportDownload(core, id, (request.query as any).token);
+      const { file, size } = await openExportDownload(core, id, (request.query as any).token, clientOf(request));
       reply
         .type('application/zip')
         .header('content-length', String(size))

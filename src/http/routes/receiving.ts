@@ -17,7 +17,7 @@ import {
   receivedMessage,
   receivedRaw,
 } from '../../inboxes/receiving.ts';
-import { principal } from '../auth.ts';
+import { clientOf, principal } from '../auth.ts';
 import { PageQuery, pageOf } from '../pagination.ts';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
@@ -82,7 +82,7 @@ export function receivingRoutes(app: FastifyInstance, core: Core) {
     { config: { auth: 'none' }, schema: { tags, summary: "An attachment's bytes, by its signed download_url (no API key)", params: AttachmentParams, querystring: TokenQuery } },
     async (request, reply) => {
       const { id, attachmentId } = request.params as any;
-      const { meta, content } = await receivedAttachmentContent(core, id, attachmentId, (request.query as any).token);
+      const { meta, content } = await receivedAttachmentContent(core, id, attachmentId, (request.query as any).token, clientOf(request));
       const name = (meta.filename ?? 'attachment').replace(/["\\\r\n]/g, '_');
       // Served as a download whatever its type: the content is untrusted mail.
       reply
@@ -99,7 +99,7 @@ export function receivingRoutes(app: FastifyInstance, core: Core) {
     '/v1/emails/receiving/:id/raw',
     { config: { auth: 'none' }, schema: { tags, summary: 'The raw RFC 5322 message, by its signed raw.download_url (no API key)', params: IdParams, querystring: TokenQuery } },
     async (request, reply) => {
-      const raw = await receivedRaw(core, (request.params as any).id, (request.query as any).token);
+      const raw = await receivedRaw(core, (request.params as any).id, (request.query as any).token, clientOf(request));
       reply
         .type('message/rfc822')
         .header('content-disposition', `attachment; filename="${(request.params as any).id}.eml"`)
