@@ -146,6 +146,10 @@ describe('magic-link sign-in', () => {
     const againText = await again.text();
     expect(againText).not.toMatch(/undefined|null|\$\{/);
     expect(againText).toContain('This sign-in link is invalid, already used or expired. Ask for a new one');
+    // Issue 10: the browser gets a page with a way back to sign-in, not plain text.
+    expect(again.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(againText).toMatch(/<h1>Sign-in link not valid<\/h1>/);
+    expect(againText).toContain('href="/"');
     const viaApi = await api(server.url, 'POST', '/v1/auth/magic-link/verify', { body: { token } });
     expect(viaApi.status).toBe(401);
     expect(viaApi.json).toEqual({ statusCode: 401, name: 'invalid_credentials', message: expect.stringContaining('Ask for a new one') });

@@ -133,7 +133,7 @@ export function authRoutes(app: FastifyInstance, core: Core) {
         await redeem(request, reply, (request.query as { token: string }).token);
       } catch (err) {
         if (!(err instanceof CoreError)) throw err;
-        return reply.code(err.status).type('text/plain; charset=utf-8').send(err.message + '\n');
+        return linkFailedPage(reply, err, 'Sign-in link not valid');
       }
       return reply.redirect('/', 303);
     },
@@ -173,7 +173,7 @@ export function authRoutes(app: FastifyInstance, core: Core) {
         await accept(request, reply, (request.query as { token: string }).token);
       } catch (err) {
         if (!(err instanceof CoreError)) throw err;
-        return reply.code(err.status).type('text/plain; charset=utf-8').send(err.message + '\n');
+        return linkFailedPage(reply, err, 'Invitation link not valid');
       }
       return reply.redirect('/', 303);
     },
@@ -263,4 +263,11 @@ export function authRoutes(app: FastifyInstance, core: Core) {
       return { object: 'session', id, deleted: true };
     },
   );
+}
+
+// A person followed a mailed link in a browser: answer a page that says what to do, not plain text.
+function linkFailedPage(reply: FastifyReply, err: CoreError, title: string) {
+  const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} - Mailstack</title></head><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${esc(err.message)}</p><p><a href="/">Go to the sign-in page</a></p></body></html>\n`;
+  return reply.code(err.status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
 }
