@@ -108,7 +108,9 @@ describe.skipIf(!present)('the MX with a real rspamd', () => {
         const s = await rspamd.learns();
         return s.spam > before.spam ? s : undefined;
       }, 30_000);
-      expect(afterSpam.ham).toBe(before.ham);
+      // Learning spam never adds to ham; when rspamd had autolearnt the message as ham on its scan, it
+      // moves that learn over (ham goes down by one).
+      expect(afterSpam.ham).toBeLessThanOrEqual(before.ham);
       const back = await client.getMailboxLock('Junk');
       try {
         const [j] = await stored(id);
@@ -116,7 +118,7 @@ describe.skipIf(!present)('the MX with a real rspamd', () => {
       } finally {
         back.release();
       }
-      await waitFor('rspamd learnt ham', async () => ((await rspamd.learns()).ham > before.ham ? true : undefined), 30_000);
+      await waitFor('rspamd learnt ham', async () => ((await rspamd.learns()).ham > afterSpam.ham ? true : undefined), 30_000);
     } finally {
       await client.logout();
     }

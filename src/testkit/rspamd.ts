@@ -41,7 +41,9 @@ export async function startRspamd(): Promise<Rspamd> {
   for (const d of ['local.d', 'db', 'run', 'log']) mkdirSync(join(dir, d));
   const [normal, controller] = [await freePort(), await freePort()];
   const password = `pw-${Math.random().toString(36).slice(2)}`;
-  const redisDb = 1 + Math.floor(Math.random() * 15);
+  // A database number no other rspamd of this machine's parallel test runs is using: a random one
+  // collided now and then (the SQLite and PostgreSQL runs of a file start together).
+  const redisDb = 1 + ((await redisIncr('mailstack:test:rspamd-db')) % 15);
   const files: Record<string, string> = {
     'worker-normal.inc': `bind_socket = "127.0.0.1:${normal}";\ncount = 1;\n`,
     'worker-controller.inc': `bind_socket = "127.0.0.1:${controller}";\npassword = "${password}";\nenable_password = "${password}";\n`,
@@ -108,6 +110,26 @@ export async function startRspamd(): Promise<Rspamd> {
       return { spam: Number(h.learns_spam ?? 0), ham: Number(h.learns_ham ?? 0) };
     },
   };
+}
+
+/** INCR on database 0 over Redis's inline protocol: a counter shared by every test process. */
+function redisIncr(key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port: 6379 });
+    let buf = '';
+    const done = (err: Error | null, v?: number) => {
+      sock.destroy();
+      err ? reject(err) : resolve(v!);
+    };
+    sock.setTimeout(5000, () => done(new Error('Redis on 127.0.0.1:6379 did not answer')));
+    sock.on('error', (e) => done(new Error(`Redis on 127.0.0.1:6379 (rspamd's Bayes store): ${e.message}`)));
+    sock.on('data', (d) => {
+      buf += d.toString('utf8');
+      const m = /^([:-])(.*)\r\n/.exec(buf);
+      if (m) m[1] === ':' ? done(null, Number(m[2])) : done(new Error(m[2]));
+    });
+    sock.write(`INCR ${key}\r\n`);
+  });
 }
 
 /** HGETALL over Redis's inline protocol (no client package for one read). */
