@@ -112,32 +112,36 @@ export async function startRspamd(): Promise<Rspamd> {
   };
 }
 
-/** INCR on database 0 over Redis's inline protocol: a counter shared by every test process. */
-function redisIncr(key: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port: 6379 });
-    let buf = '';
-    const done = (err: Error | null, v?: number) => {
-      sock.destroy();
-      err ? reject(err) : resolve(v!);
-    };
-    sock.setTimeout(5000, () => done(new Error('Redis on 127.0.0.1:6379 did not answer')));
-    sock.on('error', (e) => done(new Error(`Redis on 127.0.0.1:6379 (rspamd's Bayes store): ${e.message}`)));
-    sock.on('data', (d) => {
-      buf += d.toString('utf8');
-      const m = /^([:-])(.*)\r\n/.exec(buf);
-      if (m) m[1] === ':' ? done(null, Number(m[2])) : done(new Error(m[2]));
-    });
-    sock.write(`INCR ${key}\r\n`);
+/** INCR on database 0: a counter shared by every test process. */
+const redisIncr = (key: string) =>
+  redisAsk(`INCR ${key}\r\n`, (buf) => {
+    const m = /^([:-])(.*)\r\n/.exec(buf);
+    return m && (m[1] === ':' ? Number(m[2]) : new Error(m[2]));
   });
-}
 
-/** HGETALL over Redis's inline protocol (no client package for one read). */
-function redisHash(db: number, key: string): Promise<Record<string, string>> {
+/** HGETALL of `key` in database `db`. */
+const redisHash = (db: number, key: string) =>
+  redisAsk<Record<string, string>>(`SELECT ${db}\r\nHGETALL ${key}\r\n`, (buf) => {
+    const lines = buf.split('\r\n');
+    if (!lines[0]?.startsWith('+OK')) return lines[0]?.startsWith('-') ? new Error(lines[0]) : null;
+    const m = /^\*(-?\d+)$/.exec(lines[1] ?? '');
+    if (!m) return null;
+    const n = Math.max(0, Number(m[1]));
+    if (lines.length < 2 + n * 2 + 1) return null;
+    const out: Record<string, string> = {};
+    for (let i = 0; i < n; i += 2) out[lines[3 + i * 2]] = lines[5 + i * 2];
+    return out;
+  });
+
+/**
+ * Sends `commands` to Redis on 127.0.0.1:6379 over its inline protocol (no client package for two
+ * reads) and answers what `parse` makes of the reply so far: null while it is incomplete.
+ */
+function redisAsk<T>(commands: string, parse: (reply: string) => T | Error | null): Promise<T> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host: '127.0.0.1', port: 6379 });
     let buf = '';
-    const done = (err: Error | null, v?: Record<string, string>) => {
+    const done = (err: Error | null, v?: T) => {
       sock.destroy();
       err ? reject(err) : resolve(v!);
     };
@@ -145,16 +149,10 @@ function redisHash(db: number, key: string): Promise<Record<string, string>> {
     sock.on('error', (e) => done(new Error(`Redis on 127.0.0.1:6379 (rspamd's Bayes store): ${e.message}`)));
     sock.on('data', (d) => {
       buf += d.toString('utf8');
-      const lines = buf.split('\r\n');
-      if (!lines[0]?.startsWith('+OK')) return lines[0] && lines[0][0] === '-' ? done(new Error(lines[0])) : undefined;
-      const m = /^\*(-?\d+)$/.exec(lines[1] ?? '');
-      if (!m) return;
-      const n = Math.max(0, Number(m[1]));
-      if (lines.length < 2 + n * 2 + 1) return;
-      const out: Record<string, string> = {};
-      for (let i = 0; i < n; i += 2) out[lines[3 + i * 2]] = lines[5 + i * 2];
-      done(null, out);
+      const v = parse(buf);
+      if (v instanceof Error) done(v);
+      else if (v !== null) done(null, v);
     });
-    sock.write(`SELECT ${db}\r\nHGETALL ${key}\r\n`);
+    sock.write(commands);
   });
 }
